@@ -1,0 +1,5 @@
+import orthanc
+
+
+def register() -> None:
+    orthanc.LogWarning("Orthanc Reshape: placeholder")

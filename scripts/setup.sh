@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what is missing to run and test Orthanc Reshape on Debian 12 or 13 (as root):
+# the Debian packages orthanc + orthanc-python, and .venv made with the Python that
+# orthanc-python embeds (/usr/bin/python3), holding the pinned Python dependencies.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+for p in orthanc orthanc-python python3-venv; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
+done
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${need_pkgs[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # Never let the package start the system-wide Orthanc service.
+  policy=/usr/sbin/policy-rc.d; created_policy=0
+  if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; created_policy=1; fi
+  apt-get install -y -qq "${need_pkgs[@]}"
+  [ "$created_policy" = 1 ] && rm -f "$policy"
+fi
+
+stamp=.venv/.requirements.sha
+want=$(cat requirements.txt requirements-dev.txt | sha1sum | cut -d' ' -f1)-$(/usr/bin/python3 -c 'import sys;print(sys.version.split()[0])')
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setup: creating .venv with /usr/bin/python3"
+  rm -rf .venv
+  /usr/bin/python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+  echo "$want" > "$stamp"
+fi
