@@ -1,5 +1,83 @@
-import orthanc
+"""Route table (URI regex -> handler) and the HTTP glue: JSON in, JSON or DICOM out, errors as JSON."""
+from __future__ import annotations
+
+import json
+import re
+import traceback
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List
+
+import pydicom
+
+from . import __version__, store
+from .config import ConfigurationError, ReshapeConfig, parse_config
+from .errors import ReshapeError
+from .operations import modify
+from .requests import parse_edit_request, parse_json_object
+
+_ID = r"([^/]+)"
+
+Handler = Callable[[ReshapeConfig, tuple, Dict[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A non-JSON answer body with its MIME type."""
+
+    body: bytes
+    mime: str
+
+
+def instance_edit(anonymize: bool) -> Handler:
+    def handle(config: ReshapeConfig, groups: tuple, body: Dict[str, Any]) -> Answer:
+        request = parse_edit_request(body, anonymize, config)
+        return Answer(modify.edit_instance(groups[0], request, config), "application/dicom")
+    return handle
+
+
+# (URI pattern relative to the mount point, HTTP method, handler)
+ROUTES: List[tuple] = [
+    (rf"/instances/{_ID}/modify", "POST", instance_edit(anonymize=False)),
+    (rf"/instances/{_ID}/anonymize", "POST", instance_edit(anonymize=True)),
+]
+
+
+def _callback(config: ReshapeConfig, method: str, handler: Handler):
+    def callback(output, uri: str, **request) -> None:
+        try:
+            if request.get("method") != method:
+                raise ReshapeError("BadRequest", f"Only {method} is allowed on {uri}")
+            answer = handler(config, tuple(request.get("groups") or ()), parse_json_object(request.get("body")))
+            if isinstance(answer, Answer):
+                store.answer_buffer(output, answer.body, answer.mime)
+            else:
+                store.answer_buffer(output, json.dumps(answer, indent=3).encode("utf-8"), "application/json")
+        except ReshapeError as error:
+            store.answer_error(output, error.http_status, json.dumps(error.to_json(request.get("method", ""), uri),
+                                                                     indent=3))
+        except Exception as exc:  # never an empty 500: log the traceback, answer JSON
+            store.log_error(f"Orthanc Reshape: {uri}: {traceback.format_exc()}")
+            error = ReshapeError("InternalError", f"{type(exc).__name__}: {exc}")
+            store.answer_error(output, 500, json.dumps(error.to_json(request.get("method", ""), uri), indent=3))
+    return callback
 
 
 def register() -> None:
-    orthanc.LogWarning("Orthanc Reshape: placeholder")
+    """Read the configuration, register every route under the mount point, log what was mounted."""
+    try:
+        config = parse_config(store.configuration())
+    except ConfigurationError as exc:
+        store.log_error(f"Orthanc Reshape: invalid configuration, no route registered: {exc}")
+        raise
+    mounted = []
+    for pattern, method, handler in ROUTES:
+        uri = config.mount + pattern
+        store.register_route(uri, _callback(config, method, handler))
+        mounted.append(f"{method} {re.sub(re.escape(_ID), '{id}', uri)}")
+
+    def log_startup() -> None:
+        store.log_info(
+            f"Orthanc Reshape {__version__} (pydicom {pydicom.__version__}, Orthanc {modify.orthanc_version()}, "
+            f"orthanc-python {store.python_plugin_version()}) mounted at "
+            f"{config.mount or 'Orthanc own URIs'}: " + ", ".join(mounted))
+    store.on_started(log_startup)

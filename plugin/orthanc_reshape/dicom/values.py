@@ -1,0 +1,159 @@
+"""JSON values of a request -> DICOM elements of the right VR (strings, numbers, AT, null, sequences, data URIs)."""
+from __future__ import annotations
+
+import base64
+import math
+import re
+from typing import Any, List, Optional, Union
+
+from pydicom.charset import convert_encodings, encode_string
+from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+from pydicom.valuerep import PersonName
+
+from ..errors import bad_format, bad_type
+from .tags import dictionary_vr, format_tag, parse_tag
+
+TEXT_VRS = frozenset("AE AS CS DA DS DT IS LO LT PN SH ST TM UC UI UR UT".split())
+_INTEGER_RANGES = {
+    "US": (0, 2**16 - 1), "SS": (-(2**15), 2**15 - 1), "UL": (0, 2**32 - 1),
+    "SL": (-(2**31), 2**31 - 1), "UV": (0, 2**64 - 1), "SV": (-(2**63), 2**63 - 1),
+}
+_FLOAT_VRS = frozenset(("FL", "FD"))
+_BYTES_VRS = frozenset("OB OW OF OD OL OV UN".split())
+_DATA_URI = re.compile(r"^data:[^;,]*(;[^,]*)?;base64,(?P<data>.*)$", re.DOTALL)
+
+Element = Union[DataElement, RawDataElement]
+
+
+def element_vr(ds: Dataset, tag: int, private_creator: str = "") -> str:
+    """The VR a new value of `tag` takes in `ds`: the existing element's, else the dictionary's, else UN."""
+    if tag in ds:
+        vr = ds.get_item(tag).VR
+        if vr:
+            return vr
+    if (tag >> 16) & 1 and private_creator == "":
+        private_creator = _creator_of(ds, tag)
+    return dictionary_vr(tag, private_creator) or "UN"
+
+
+def _creator_of(ds: Dataset, tag: int) -> str:
+    """The private creator that reserved the block of a private tag in `ds`, if any."""
+    block = (tag & 0xFF00) >> 8
+    creator_tag = (tag & 0xFFFF0000) | block
+    if block >= 0x10 and creator_tag in ds:
+        value = ds[creator_tag].value
+        return value if isinstance(value, str) else ""
+    return ""
+
+
+def _text_bytes(text: str, vr: str, encodings: List[str]) -> bytes:
+    data = PersonName(text).encode(encodings) if vr == "PN" else encode_string(text, encodings)
+    if len(data) % 2:
+        data += b"\x00" if vr == "UI" else b" "
+    return data
+
+
+def _binary(text: str, vr: str, field: str) -> bytes:
+    match = _DATA_URI.match(text)
+    if match:
+        try:
+            data = base64.b64decode(match.group("data"), validate=False)
+        except ValueError as exc:
+            raise bad_format(f"Bad base64 data URI: {exc}", field) from None
+    else:
+        data = text.encode("utf-8")
+    if vr == "OW" and len(data) % 2:
+        raise bad_format("A value of VR OW must have an even number of bytes", field)
+    return data
+
+
+def _numbers(text: str, vr: str, field: str) -> list:
+    values = []
+    for part in text.split("\\"):
+        try:
+            if vr in _FLOAT_VRS:
+                number = float(part)
+                if vr == "FL" and math.isfinite(number) and abs(number) > 3.4028235e38:
+                    raise ValueError
+            else:
+                number = int(part.strip())
+                low, high = _INTEGER_RANGES[vr]
+                if not low <= number <= high:
+                    raise ValueError
+        except ValueError:
+            raise bad_format(f"Out-of-range value {part!r} for VR {vr}", field) from None
+        values.append(number)
+    return values
+
+
+def make_element(tag: int, value: Any, vr: str, encodings: List[str], field: str,
+                 private_creator: str = "") -> Element:
+    """One element built from a JSON value (Orthanc's §5 rules); bad values raise 400 naming `field`."""
+    if value is None:
+        return DataElement(tag, vr, Sequence([]) if vr == "SQ" else None)
+    if isinstance(value, list):
+        if vr not in ("SQ", "UN"):
+            raise bad_type(f"Tag {format_tag(tag)} is not a sequence: an array cannot be its value", field)
+        items = [make_item(item, encodings, f"{field}[{i}]", private_creator) for i, item in enumerate(value)]
+        return DataElement(tag, "SQ", Sequence(items))
+    if isinstance(value, bool) or isinstance(value, dict):
+        raise bad_type(f"Bad type of value for tag {format_tag(tag)}: expected a string, null or an array", field)
+    if isinstance(value, (int, float)):
+        value = repr(value) if isinstance(value, float) else str(value)
+    if not isinstance(value, str):
+        raise bad_type(f"Bad type of value for tag {format_tag(tag)}", field)
+    if vr == "SQ":
+        raise bad_type(f"Tag {format_tag(tag)} is a sequence: its value must be an array of objects", field)
+    if vr in TEXT_VRS:
+        data = _text_bytes(value, vr, encodings)
+        return RawDataElement(tag, vr, len(data), data, 0, False, True)
+    if vr == "AT":
+        return DataElement(tag, vr, [parse_tag(part, field) for part in value.split("\\")] if value else None)
+    if vr in _INTEGER_RANGES or vr in _FLOAT_VRS:
+        numbers = _numbers(value, vr, field) if value.strip() else None
+        return DataElement(tag, vr, numbers[0] if numbers and len(numbers) == 1 else numbers)
+    return DataElement(tag, vr if vr in _BYTES_VRS else "UN", _binary(value, vr, field))
+
+
+def make_item(item: Any, encodings: List[str], field: str, private_creator: str = "") -> Dataset:
+    """A sequence item from a JSON object (tag name -> value); `[]` or `{}` is an empty item."""
+    dataset = Dataset()
+    if isinstance(item, list) and not item:
+        return dataset
+    if not isinstance(item, dict):
+        raise bad_type("A sequence item must be a JSON object mapping tag names to values", field)
+    for name, value in item.items():
+        tag = parse_tag(name, f"{field}.{name}")
+        vr = element_vr(dataset, tag, private_creator)
+        dataset[tag] = make_element(tag, value, vr, encodings, f"{field}.{name}", private_creator)
+    return dataset
+
+
+def dataset_encodings(ds: Dataset) -> List[str]:
+    """The Python codecs of the dataset's SpecificCharacterSet."""
+    charset = ds.get("SpecificCharacterSet", None) if 0x00080005 in ds else None
+    return convert_encodings(charset or "ISO_IR 6")
+
+
+def replace_element(ds: Dataset, tag: int, value: Any, field: str, private_creator: str = "") -> None:
+    """Set `tag` in `ds` to a JSON value, inserting it if absent."""
+    vr = element_vr(ds, tag, private_creator)
+    ds[tag] = make_element(tag, value, vr, dataset_encodings(ds), field, private_creator)
+
+
+def empty_value(ds: Dataset, tag: int) -> None:
+    """Clear an existing element: zero-length value, or an empty sequence."""
+    vr = element_vr(ds, tag)
+    ds[tag] = DataElement(tag, vr, Sequence([]) if vr == "SQ" else None)
+
+
+def optional_str(ds: Dataset, tag: int) -> Optional[str]:
+    """The string value of a top-level element, or None when absent."""
+    if tag not in ds:
+        return None
+    value = ds[tag].value
+    if value is None:
+        return ""
+    return str(value) if not isinstance(value, bytes) else value.decode("ascii", "replace")

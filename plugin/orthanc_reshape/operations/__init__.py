@@ -1,0 +1,1 @@
+"""Orchestration of the plugin's operations, one module per family."""

@@ -1,0 +1,115 @@
+"""Request bodies parsed and validated into frozen dataclasses: the only module that knows JSON field names."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Dict, Optional, Tuple
+
+from pydicom.uid import AllTransferSyntaxes
+
+from .config import ReshapeConfig
+from .dicom import profiles
+from .dicom.paths import TagPath, parse_path
+from .dicom.plan import EditPlan, Replacement, anonymization_plan, modification_plan
+from .dicom.profiles import load_profile
+from .errors import bad_format, bad_request, out_of_range
+
+_TRANSFER_SYNTAXES = frozenset(str(uid) for uid in AllTransferSyntaxes)
+PathField = Tuple[TagPath, str]
+
+
+def parse_json_object(body: bytes) -> Dict[str, Any]:
+    """The body as a JSON object; an empty body counts as {}."""
+    if not body or not body.strip():
+        return {}
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise bad_format(f"The request body is not valid JSON: {exc}", "body") from None
+    if not isinstance(value, dict):
+        raise bad_format("The request body must be a JSON object", "body")
+    return value
+
+
+def _bool(body: Dict[str, Any], name: str, default: bool) -> bool:
+    value = body.get(name, default)
+    if not isinstance(value, bool):
+        raise bad_format(f"Member \"{name}\" should be a Boolean value", name)
+    return value
+
+
+def _string(body: Dict[str, Any], name: str, default: Optional[str]) -> Optional[str]:
+    value = body.get(name, default)
+    if value is not None and not isinstance(value, str):
+        raise bad_format(f"Member \"{name}\" should be a string", name)
+    return value
+
+
+def _paths(body: Dict[str, Any], name: str) -> Tuple[PathField, ...]:
+    value = body.get(name, [])
+    if not isinstance(value, list):
+        raise bad_request(f"Member \"{name}\" should be an array of strings", name)
+    result = []
+    for index, item in enumerate(value):
+        field = f"{name}[{index}]"
+        if not isinstance(item, str):
+            raise bad_request(f"Member \"{name}\" should be an array of strings", field)
+        result.append((parse_path(item, field), field))
+    return tuple(result)
+
+
+def _replacements(body: Dict[str, Any]) -> Tuple[Replacement, ...]:
+    value = body.get("Replace", {})
+    if not isinstance(value, dict):
+        raise bad_request("Member \"Replace\" should be a JSON object mapping paths to values", "Replace")
+    return tuple((parse_path(name, f"Replace.{name}"), item, f"Replace.{name}") for name, item in value.items())
+
+
+@dataclass(frozen=True)
+class EditRequest:
+    """A modify or anonymize body (the fields shared by every route of both families)."""
+
+    is_anonymization: bool
+    replace: Tuple[Replacement, ...]
+    remove: Tuple[PathField, ...]
+    keep: Tuple[PathField, ...]
+    force: bool
+    private_creator: str
+    transcode: Optional[str]
+    keep_labels: bool
+    remove_private_tags: bool  # modify only
+    keep_private_tags: bool    # anonymize only
+    dicom_version: str         # anonymize only
+
+    def plan(self, orthanc_version: str, patient_name=lambda: "Anonymized", level=None) -> EditPlan:
+        """The EditPlan of this request (`patient_name` gives Anonymized<N> when the profile needs it)."""
+        if self.is_anonymization:
+            return anonymization_plan(
+                load_profile(self.dicom_version), self.replace, self.remove, self.keep, force=self.force,
+                keep_private=self.keep_private_tags, private_creator=self.private_creator,
+                orthanc_version=orthanc_version, patient_name=patient_name)
+        return modification_plan(self.replace, self.remove, self.keep, force=self.force,
+                                 remove_private=self.remove_private_tags,
+                                 private_creator=self.private_creator, level=level)
+
+
+def parse_edit_request(body: Dict[str, Any], anonymize: bool, config: ReshapeConfig) -> EditRequest:
+    """Validate a modify (anonymize=False) or anonymize body; every error is a 400 naming the field."""
+    # Orthanc's parse order: the private-tag flag, KeepLabels, Remove, Replace, Keep, PrivateCreator.
+    remove_private = False if anonymize else _bool(body, "RemovePrivateTags", False)
+    keep_private = _bool(body, "KeepPrivateTags", False) if anonymize else False
+    keep_labels = _bool(body, "KeepLabels", False)
+    remove, replace, keep = _paths(body, "Remove"), _replacements(body), _paths(body, "Keep")
+    force = _bool(body, "Force", False)
+    private_creator = _string(body, "PrivateCreator", config.default_private_creator)
+    transcode = _string(body, "Transcode", None)
+    if transcode is not None and transcode not in _TRANSFER_SYNTAXES:
+        raise out_of_range(f"Unknown transfer syntax: {transcode}", "Transcode")
+    version = config.default_dicom_version
+    if anonymize:
+        version = _string(body, "DicomVersion", version)
+        if version not in profiles.versions():
+            raise out_of_range(f"Unknown DICOM version: {version!r} (expected one of "
+                               f"{', '.join(profiles.versions())})", "DicomVersion")
+    return EditRequest(anonymize, replace, remove, keep, force, private_creator, transcode, keep_labels,
+                       remove_private, keep_private, version)
