@@ -19,9 +19,7 @@ PathField = Tuple[TagPath, str]
 
 
 def parse_json_object(body: bytes) -> Dict[str, Any]:
-    """The body as a JSON object; an empty body counts as {}."""
-    if not body or not body.strip():
-        return {}
+    """The body as a JSON object (an empty body is not one, as in Orthanc)."""
     try:
         value = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
