@@ -12,7 +12,8 @@ from .dicom import profiles
 from .dicom.paths import TagPath, parse_path
 from .dicom.plan import EditPlan, Replacement, anonymization_plan, modification_plan
 from .dicom.profiles import load_profile
-from .errors import bad_format, bad_request, out_of_range
+from .dicom.uids import Level
+from .errors import ReshapeError, bad_format, bad_request, out_of_range
 
 _TRANSFER_SYNTAXES = frozenset(str(uid) for uid in AllTransferSyntaxes)
 PathField = Tuple[TagPath, str]
@@ -111,3 +112,63 @@ def parse_edit_request(body: Dict[str, Any], anonymize: bool, config: ReshapeCon
                                f"{', '.join(profiles.versions())})", "DicomVersion")
     return EditRequest(anonymize, replace, remove, keep, force, private_creator, transcode, keep_labels,
                        remove_private, keep_private, version)
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """Orthanc's job submission fields (§0.1), shared by every stored-result route."""
+
+    synchronous: bool
+    priority: int
+    permissive: bool
+
+
+def parse_job_options(body: Dict[str, Any]) -> JobOptions:
+    if "Synchronous" in body:
+        synchronous = _bool(body, "Synchronous", True)
+    else:
+        synchronous = not _bool(body, "Asynchronous", False)
+    priority = body.get("Priority", 0)
+    if not isinstance(priority, int) or isinstance(priority, bool):
+        raise bad_format("Member \"Priority\" should be an integer", "Priority")
+    if not synchronous:
+        raise ReshapeError("NotImplemented", "Asynchronous jobs are not available yet in Orthanc Reshape: "
+                           "send \"Synchronous\": true (the default)", "Asynchronous")
+    return JobOptions(synchronous, priority, _bool(body, "Permissive", False))
+
+
+_LEVEL_NAMES = {"patient": Level.PATIENT, "patients": Level.PATIENT, "study": Level.STUDY, "studies": Level.STUDY,
+                "series": Level.SERIES, "instance": Level.INSTANCE, "instances": Level.INSTANCE,
+                "image": Level.INSTANCE, "images": Level.INSTANCE}
+
+
+@dataclass(frozen=True)
+class ResourceEditRequest:
+    """A modify/anonymize of stored resources: /{level}/{id}/... or /tools/bulk-..."""
+
+    edit: EditRequest
+    job: JobOptions
+    keep_source: bool
+    resources: Tuple[str, ...]  # bulk only; () for the single-resource routes
+    level: Optional[Level]      # bulk-modify "Level"; None = detected
+
+
+def parse_resource_edit_request(body: Dict[str, Any], anonymize: bool, config: ReshapeConfig,
+                                bulk: bool = False) -> ResourceEditRequest:
+    """Validate the body of a resource-level or bulk modify/anonymize."""
+    edit = parse_edit_request(body, anonymize, config)
+    keep_source = _bool(body, "KeepSource", True)
+    job = parse_job_options(body)
+    resources: Tuple[str, ...] = ()
+    level = None
+    if bulk:
+        value = body.get("Resources")
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise bad_format("List of strings expected in field: Resources", "Resources")
+        resources = tuple(dict.fromkeys(value))
+        if not anonymize and "Level" in body:
+            name = body["Level"]
+            if not isinstance(name, str) or name.lower() not in _LEVEL_NAMES:
+                raise out_of_range(f"Unknown resource level: {name!r}", "Level")
+            level = _LEVEL_NAMES[name.lower()]
+    return ResourceEditRequest(edit, job, keep_source, resources, level)

@@ -13,7 +13,7 @@ from . import __version__, store
 from .config import ConfigurationError, ReshapeConfig, parse_config
 from .errors import ReshapeError
 from .operations import modify
-from .requests import parse_edit_request, parse_json_object
+from .requests import parse_edit_request, parse_json_object, parse_resource_edit_request
 
 _ID = r"([^/]+)"
 
@@ -35,10 +35,29 @@ def instance_edit(anonymize: bool) -> Handler:
     return handle
 
 
+def resource_edit(level: str, anonymize: bool) -> Handler:
+    def handle(config: ReshapeConfig, groups: tuple, body: Dict[str, Any]) -> Dict[str, Any]:
+        request = parse_resource_edit_request(body, anonymize, config)
+        return modify.edit_resources(level, [groups[0]], request, config)
+    return handle
+
+
+def bulk_edit(anonymize: bool) -> Handler:
+    def handle(config: ReshapeConfig, groups: tuple, body: Dict[str, Any]) -> Dict[str, Any]:
+        request = parse_resource_edit_request(body, anonymize, config, bulk=True)
+        return modify.edit_resources(None, request.resources, request, config)
+    return handle
+
+
 # (URI pattern relative to the mount point, HTTP method, handler)
 ROUTES: List[tuple] = [
     (rf"/instances/{_ID}/modify", "POST", instance_edit(anonymize=False)),
     (rf"/instances/{_ID}/anonymize", "POST", instance_edit(anonymize=True)),
+    *[(rf"/{uri}/{_ID}/{action}", "POST", resource_edit(level, action == "anonymize"))
+      for level, uri in (("Patient", "patients"), ("Study", "studies"), ("Series", "series"))
+      for action in ("modify", "anonymize")],
+    ("/tools/bulk-modify", "POST", bulk_edit(anonymize=False)),
+    ("/tools/bulk-anonymize", "POST", bulk_edit(anonymize=True)),
 ]
 
 

@@ -93,3 +93,101 @@ def on_started(callback) -> None:
     orthanc.RegisterOnChangeCallback(on_change)
 
 
+
+
+# --- resources -------------------------------------------------------------------------------
+
+LEVEL_URIS = {"Patient": "patients", "Study": "studies", "Series": "series", "Instance": "instances"}
+
+# Metadata the plugin writes (user-defined range; Orthanc's REST API refuses writing the system
+# metadata ModifiedFrom/AnonymizedFrom, so the plugin uses these ids, named in orthanc.json's UserMetadata).
+METADATA_IDS = {"ModifiedFrom": 4301, "AnonymizedFrom": 4302}
+
+
+def get_json(uri: str) -> Any:
+    """GET on Orthanc's REST API (built-in routes), as JSON."""
+    return json.loads(orthanc.RestApiGet(uri))
+
+
+def resource(level: str, resource_id: str) -> Dict[str, Any] | None:
+    """The JSON of a resource at a level, or None when it is not a resource of that level."""
+    try:
+        return get_json(f"/{LEVEL_URIS[level]}/{resource_id}")
+    except orthanc.OrthancException:
+        return None
+
+
+def find_resource(resource_id: str, preferred: str = "Instance") -> tuple:
+    """(level, JSON) of an Orthanc ID of any level, trying `preferred` first; 404 when unknown."""
+    for level in [preferred] + [lvl for lvl in LEVEL_URIS if lvl != preferred]:
+        found = resource(level, resource_id)
+        if found is not None:
+            return level, found
+    raise ReshapeError("UnknownResource", f"Unknown resource: {resource_id}")
+
+
+def store_instance(dicom: bytes) -> Dict[str, Any]:
+    """Store a DICOM file; Orthanc's answer (ID, Status, ParentSeries/Study/Patient)."""
+    try:
+        return json.loads(orthanc.RestApiPost("/instances", dicom))
+    except orthanc.OrthancException as exc:
+        raise ReshapeError("CannotStoreInstance", f"Orthanc refused to store the new instance: {exc.args[-1]}") from None
+
+
+def delete(level: str, resource_id: str) -> None:
+    """Delete a resource; an already-gone resource is not an error."""
+    try:
+        orthanc.RestApiDelete(f"/{LEVEL_URIS[level]}/{resource_id}")
+    except orthanc.OrthancException as exc:
+        if exc.args[0] != 17:
+            raise
+
+
+def set_metadata(level: str, resource_id: str, name: str, value: str) -> None:
+    orthanc.RestApiPut(f"/{LEVEL_URIS[level]}/{resource_id}/metadata/{METADATA_IDS[name]}", value)
+
+
+def get_metadata(level: str, resource_id: str, name: str) -> str | None:
+    try:
+        return orthanc.RestApiGet(f"/{LEVEL_URIS[level]}/{resource_id}/metadata/{METADATA_IDS[name]}").decode()
+    except orthanc.OrthancException:
+        return None
+
+
+def reconstruct(level: str, resource_id: str) -> None:
+    """Have Orthanc re-read a resource, which refreshes the main DICOM tags stored for its parents."""
+    orthanc.RestApiPost(f"/{LEVEL_URIS[level]}/{resource_id}/reconstruct", b"{}")
+
+
+def has_labels() -> bool:
+    """Labels exist from Orthanc 1.12.0 on."""
+    version = orthanc_version_tuple()
+    return version >= (1, 12, 0)
+
+
+def orthanc_version_tuple() -> tuple:
+    text = orthanc_version()
+    if text == "mainline":
+        return (9999,)
+    return tuple(int(p) for p in text.split(".") if p.isdigit())
+
+
+def labels(level: str, resource_id: str) -> list:
+    return get_json(f"/{LEVEL_URIS[level]}/{resource_id}/labels")
+
+
+def add_label(level: str, resource_id: str, label: str) -> None:
+    orthanc.RestApiPut(f"/{LEVEL_URIS[level]}/{resource_id}/labels/{label}", b"")
+
+
+def lookup_patient(patient_id: str) -> str | None:
+    """The Orthanc ID of the patient with this DICOM PatientID, or None."""
+    try:
+        found = orthanc.LookupPatient(patient_id)
+    except orthanc.OrthancException:
+        return None
+    return found or None
+
+
+def overwrite_instances() -> bool:
+    return bool(configuration().get("OverwriteInstances", False))

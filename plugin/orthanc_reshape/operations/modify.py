@@ -1,15 +1,22 @@
-"""Instance-level modification and anonymization (the answer is the DICOM file, nothing is stored)."""
+"""Modification and anonymization: of one instance (the file is answered, nothing stored), and of
+stored resources (every instance below them edited and stored, all-or-nothing)."""
 from __future__ import annotations
 
+import json
 from functools import lru_cache
-from typing import Callable
+from typing import Any, Callable, Dict, Optional, Sequence
 
 from .. import store
 from ..config import ReshapeConfig
 from ..dicom.edit import apply_plan
 from ..dicom.files import read_dataset, write_dataset
-from ..dicom.uids import UidMap, random_identifier
-from ..requests import EditRequest
+from ..dicom.plan import EditPlan, detect_level
+from ..dicom.tags import PATIENT_ID, SERIES_UID, SOP_UID, STUDY_UID
+from ..dicom.uids import Level, UidMap, random_identifier
+from ..errors import ReshapeError, bad_request, bad_type
+from ..requests import EditRequest, ResourceEditRequest
+from . import pipeline
+from .pipeline import PipelineResult, SourceInstance, StoredInstance, collect_sources
 
 
 @lru_cache(maxsize=1)
@@ -40,3 +47,162 @@ def edit_instance(instance_id: str, request: EditRequest, config: ReshapeConfig,
         # Orthanc ignores Transcode on /instances/{id}/anonymize; so do we (documented).
         result = store.transcode(result, request.transcode)
     return result
+
+
+# --- stored resources: /{patients,studies,series}/{id}/modify|anonymize and /tools/bulk-* -----------
+
+PATIENT_MAIN_TAGS = {"PatientName": 0x00100010, "PatientID": 0x00100020, "PatientBirthDate": 0x00100030,
+                     "PatientSex": 0x00100040, "OtherPatientIDs": 0x00101000}
+_KEPT_IN_PLACE = {STUDY_UID, SERIES_UID, SOP_UID}
+
+
+def edit_resources(route_level: Optional[str], resource_ids: Sequence[str], request: ResourceEditRequest,
+                   config: ReshapeConfig) -> Dict[str, Any]:
+    """Modify or anonymize every instance below the given resources and store the results.
+
+    `route_level` is the level of a /{level}/{id}/... route, or None for the bulk routes.
+    """
+    preferred = route_level or "Instance"
+    resources = [(rid,) + store.find_resource(rid, preferred) for rid in resource_ids]
+    edit = request.edit
+    if edit.keep_labels and not store.has_labels():
+        raise bad_request(f"KeepLabels needs labels, which Orthanc {orthanc_version()} does not have "
+                          "(Orthanc >= 1.12.0)", "KeepLabels")
+    if edit.is_anonymization:
+        level = Level.PATIENT
+    elif route_level is not None:
+        level = Level[route_level.upper()]
+    else:
+        level = request.level if request.level is not None else detect_level(edit.replace)
+    plan = edit.plan(orthanc_version(), patient_name=anonymized_name, level=level)
+    _sanity_checks(plan, request, resources)
+    sources = list({s.id: s for rid, lvl, res in resources for s in collect_sources(lvl, rid, res)}.values())
+    labels = _source_labels(sources) if edit.keep_labels else {}
+    uid_map = new_uid_map(config)
+
+    def transform(data: bytes, source: SourceInstance) -> bytes:
+        dataset = read_dataset(data)
+        apply_plan(dataset, plan, uid_map)
+        result = write_dataset(dataset)
+        return _transcode_in_job(result, edit.transcode) if edit.transcode else result
+
+    result = pipeline.run(sources, transform, request.job.permissive)
+    try:
+        _post_process(result.stored, edit.is_anonymization, labels)
+    except Exception:
+        pipeline.rollback(result.stored)
+        raise
+    if not request.keep_source:
+        pipeline.delete_sources(result.stored)
+    return _answer(route_level, resource_ids, sources, result, edit)
+
+
+def _sanity_checks(plan: EditPlan, request: ResourceEditRequest, resources: list) -> None:
+    """Orthanc >= 1.11.3 job pre-checks (PerformSanityChecks), on every Orthanc version."""
+    if plan.level in (Level.PATIENT, Level.STUDY) and PATIENT_ID not in plan.replace \
+            and _KEPT_IN_PLACE <= plan.keep:
+        if not request.keep_source:
+            raise bad_request("Keeping StudyInstanceUID, SeriesInstanceUID and SOPInstanceUID modifies the "
+                              "instances in place: it requires \"KeepSource\": true", "KeepSource")
+        if not store.overwrite_instances():
+            raise bad_request("Keeping StudyInstanceUID, SeriesInstanceUID and SOPInstanceUID modifies the "
+                              "instances in place: it requires \"OverwriteInstances\": true in Orthanc's "
+                              "configuration", "Keep")
+    replaced = {name: plan.replace[tag][0] for name, tag in PATIENT_MAIN_TAGS.items() if tag in plan.replace}
+    if plan.level != Level.STUDY or not replaced or plan.is_anonymization:
+        return
+    for name, value in replaced.items():
+        if not isinstance(value, str):
+            raise bad_type(f"The new value of {name} must be a string", f"Replace.{name}")
+    for resource_id, level, resource in resources:
+        if level != "Study":
+            continue
+        target = replaced.get("PatientID", resource.get("PatientMainDicomTags", {}).get("PatientID", ""))
+        patient_id = store.lookup_patient(target)
+        if patient_id is None:
+            continue
+        patient = store.get_json(f"/patients/{patient_id}")
+        if not [study for study in patient["Studies"] if study != resource_id]:
+            continue
+        stored = patient.get("MainDicomTags", {})
+        if any(replaced.get(name) != value for name, value in stored.items() if name in PATIENT_MAIN_TAGS) \
+                or any(name not in stored for name in replaced):
+            raise bad_request(f"Trying to change patient tags in a study: the patient with PatientID {target!r} "
+                              "has other studies, so every patient tag must be replaced with its stored value "
+                              f"({json.dumps(stored)})", "Replace")
+
+
+def _source_labels(sources: Sequence[SourceInstance]) -> Dict[tuple, list]:
+    """Labels of every source resource, read before anything changes: (level, id) -> labels."""
+    labels: Dict[tuple, list] = {}
+    for source in sources:
+        for level, rid in (("Instance", source.id), ("Series", source.series), ("Study", source.study),
+                           ("Patient", source.patient)):
+            if (level, rid) not in labels:
+                labels[(level, rid)] = store.labels(level, rid)
+    return labels
+
+
+def _transcode_in_job(dicom: bytes, transfer_syntax: str) -> bytes:
+    """Transcode after modifying; the SOPInstanceUID is put back after a lossy transcoding so references
+    stay valid; a failed transcoding keeps the original syntax (Orthanc's job behaviour)."""
+    try:
+        result = store.transcode(dicom, transfer_syntax)
+    except ReshapeError as error:
+        store.log_info(f"Orthanc Reshape: {error.details}; keeping the original transfer syntax")
+        return dicom
+    before, after = read_dataset(dicom), read_dataset(result)
+    if after.get("SOPInstanceUID") != before.get("SOPInstanceUID"):
+        after.SOPInstanceUID = before.SOPInstanceUID
+        after.file_meta.MediaStorageSOPInstanceUID = before.SOPInstanceUID
+        result = write_dataset(after)
+    return result
+
+
+def _post_process(stored: Sequence[StoredInstance], anonymization: bool, labels: Dict[tuple, list]) -> None:
+    """Provenance metadata, labels, and a refresh of the parents' main DICOM tags (one instance per series)."""
+    name = "AnonymizedFrom" if anonymization else "ModifiedFrom"
+    done = set()
+    reconstructed = set()
+    for instance in stored:
+        source = instance.source
+        for level, new_id, old_id in (("Instance", instance.id, source.id), ("Series", instance.series, source.series),
+                                      ("Study", instance.study, source.study),
+                                      ("Patient", instance.patient, source.patient)):
+            if (level, new_id) in done:
+                continue
+            done.add((level, new_id))
+            if level == "Instance" or new_id != old_id:
+                store.set_metadata(level, new_id, name, old_id)
+            for label in labels.get((level, old_id), ()):
+                store.add_label(level, new_id, label)
+        if instance.series not in reconstructed:
+            reconstructed.add(instance.series)
+            store.reconstruct("Instance", instance.id)
+
+
+def _answer(route_level: Optional[str], resource_ids: Sequence[str], sources: Sequence[SourceInstance],
+            result: PipelineResult, edit: EditRequest) -> Dict[str, Any]:
+    """Orthanc's job content (§6.1): single-resource or bulk form."""
+    answer: Dict[str, Any] = {
+        "Description": "REST API",
+        "InstancesCount": len(sources),
+        "FailedInstancesCount": len(result.failures),
+        "IsAnonymization": edit.is_anonymization,
+        "ParentResources": sorted(resource_ids),
+    }
+    if edit.transcode:
+        answer["Transcode"] = edit.transcode
+    if result.failures:
+        answer["FailedInstances"] = result.failures
+    if route_level is None:
+        groups = [("Instance", {s.id for s in result.stored}), ("Series", {s.series for s in result.stored}),
+                  ("Study", {s.study for s in result.stored}), ("Patient", {s.patient for s in result.stored})]
+        answer["Resources"] = [{"Type": level, "ID": rid, "Path": f"/{store.LEVEL_URIS[level]}/{rid}"}
+                               for level, ids in groups for rid in sorted(ids)]
+    elif result.stored:
+        first = result.stored[0]
+        new_id = {"Patient": first.patient, "Study": first.study, "Series": first.series}[route_level]
+        answer.update({"Type": route_level, "ID": new_id, "Path": f"/{store.LEVEL_URIS[route_level]}/{new_id}",
+                       "PatientID": first.patient})
+    return answer
