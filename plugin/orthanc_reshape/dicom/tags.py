@@ -40,7 +40,7 @@ def parse_tag(text: str, field: Optional[str] = None) -> int:
         if match:
             return (int(match.group(1), 16) << 16) | int(match.group(2), 16)
     tag = _extra_names.get(name)
-    if tag is None:
+    if tag is None and name:  # pydicom files blank-keyword retired tags under "": never a name
         tag = datadict.tag_for_keyword(name)
     if tag is None:
         raise unknown_tag(text, field)

@@ -1,0 +1,144 @@
+"""Shared helpers of the unit tests: pydicom's own test files, small datasets built in memory, and
+one-line ways to plan and apply a modification or an anonymization (no Orthanc involved)."""
+from __future__ import annotations
+
+import itertools
+import os
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+import pydicom.data
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_data_element
+from pydicom.sequence import Sequence
+from pydicom.uid import ExplicitVRLittleEndian
+
+from orthanc_reshape.dicom.files import read_dataset, write_dataset
+from orthanc_reshape.dicom.paths import TagPath, parse_path
+from orthanc_reshape.dicom.plan import EditPlan, Replacement, anonymization_plan, modification_plan
+from orthanc_reshape.dicom.profiles import load_profile
+from orthanc_reshape.dicom.uids import Level, UidMap
+from orthanc_reshape.dicom.edit import apply_plan
+
+DATA_DIR = os.path.dirname(pydicom.data.__file__)
+ORTHANC_VERSION = "1.12.4"
+
+
+def sample_path(name: str) -> str:
+    """A file shipped with pydicom: test_files/<name>, or charset_files/<name>."""
+    for folder in ("test_files", "charset_files"):
+        path = os.path.join(DATA_DIR, folder, name)
+        if os.path.exists(path):
+            return path
+    raise FileNotFoundError(name)
+
+
+def sample_bytes(name: str) -> bytes:
+    with open(sample_path(name), "rb") as f:
+        return f.read()
+
+
+def read_sample(name: str) -> Dataset:
+    """A pydicom test file read the way the plugin reads a stored instance."""
+    return read_dataset(sample_bytes(name))
+
+
+def reread(ds: Dataset) -> Dataset:
+    """Write then read back: what a client would receive."""
+    return read_dataset(write_dataset(ds))
+
+
+def element_bytes(ds: Dataset, tag: int) -> bytes:
+    """The encoding of one element (explicit VR little endian), to compare elements byte for byte."""
+    buffer = DicomBytesIO()
+    buffer.is_little_endian, buffer.is_implicit_VR = True, False
+    write_data_element(buffer, ds[tag])
+    return buffer.getvalue()
+
+
+def item(**elements: Any) -> Dataset:
+    """A sequence item from keyword=value pairs."""
+    dataset = Dataset()
+    for name, value in elements.items():
+        setattr(dataset, name, value)
+    return dataset
+
+
+def seq(*items: Dataset) -> Sequence:
+    return Sequence(list(items))
+
+
+def instance(sop: str = "1.2.3.4.1", study: str = "1.2.3", series: str = "1.2.3.4",
+             patient_id: str = "PAT1", **elements: Any) -> Dataset:
+    """A small instance with a file meta-header, written and read back so elements are raw, as from storage."""
+    ds = Dataset()
+    ds.SpecificCharacterSet = elements.pop("SpecificCharacterSet", "ISO_IR 100")
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    ds.SOPInstanceUID = sop
+    ds.StudyInstanceUID = study
+    ds.SeriesInstanceUID = series
+    if patient_id is not None:
+        ds.PatientID = patient_id
+    for name, value in elements.items():
+        setattr(ds, name, value)
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = sop
+    return reread(ds)
+
+
+def replacements(values: Dict[str, Any]) -> Tuple[Replacement, ...]:
+    return tuple((parse_path(name), value, f"Replace.{name}") for name, value in values.items())
+
+
+def paths(names: Iterable[str], field: str = "Remove") -> Tuple[Tuple[TagPath, str], ...]:
+    return tuple((parse_path(name), f"{field}[{i}]") for i, name in enumerate(names))
+
+
+def modify(ds: Dataset, replace: Optional[Dict[str, Any]] = None, remove: Iterable[str] = (),
+           keep: Iterable[str] = (), *, uid_map: Optional[UidMap] = None, force: bool = False,
+           level: Optional[Level] = None, remove_private: bool = False) -> EditPlan:
+    """Plan and apply a modify request on `ds` (in place); returns the plan."""
+    plan = modification_plan(replacements(replace or {}), paths(remove), paths(keep, "Keep"), force=force,
+                             remove_private=remove_private, level=level)
+    apply_plan(ds, plan, uid_map if uid_map is not None else UidMap())
+    return plan
+
+
+def anonymize(ds: Dataset, replace: Optional[Dict[str, Any]] = None, remove: Iterable[str] = (),
+              keep: Iterable[str] = (), *, uid_map: Optional[UidMap] = None, force: bool = False,
+              version: str = "2023b", keep_private: bool = False, patient_name: str = "Anonymized1") -> EditPlan:
+    """Plan and apply an anonymize request on `ds` (in place); returns the plan."""
+    plan = anonymization_plan(load_profile(version), replacements(replace or {}), paths(remove),
+                              paths(keep, "Keep"), force=force, keep_private=keep_private,
+                              orthanc_version=ORTHANC_VERSION, patient_name=lambda: patient_name)
+    apply_plan(ds, plan, uid_map if uid_map is not None else UidMap())
+    return plan
+
+
+class LabelledUids:
+    """A UidMap generator whose values say which map made them: "<level>.<n>" (patient: "patient-<n>")."""
+
+    def __init__(self) -> None:
+        self.calls: List[Tuple[Level, str]] = []
+        self._counter = itertools.count(1)
+
+    def __call__(self, level: Level, original: str) -> str:
+        self.calls.append((level, original))
+        number = next(self._counter)
+        if level == Level.PATIENT:
+            return f"patient-{number}"
+        return f"9.{int(level)}.{number}"
+
+    @staticmethod
+    def level_of(value: str) -> Level:
+        if value.startswith("patient-"):
+            return Level.PATIENT
+        return Level(int(value.split(".")[1]))
+
+
+def labelled_map() -> Tuple[UidMap, LabelledUids]:
+    generator = LabelledUids()
+    return UidMap(generator), generator
+
