@@ -9,6 +9,7 @@ from typing import Any, List, Optional, Union
 from pydicom.charset import convert_encodings, encode_string
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.valuerep import PersonName
 
@@ -156,4 +157,8 @@ def optional_str(ds: Dataset, tag: int) -> Optional[str]:
     value = ds[tag].value
     if value is None:
         return ""
-    return str(value) if not isinstance(value, bytes) else value.decode("ascii", "replace")
+    if isinstance(value, bytes):
+        return value.decode("ascii", "replace")
+    if isinstance(value, MultiValue):  # the DICOM string "a\\b", not Python's "['a', 'b']"
+        return "\\".join(str(part) for part in value)
+    return str(value)
