@@ -138,16 +138,15 @@ def anonymization_plan(profile: Profile, replace: Sequence[Replacement], remove:
     plan.replace[PATIENT_IDENTITY_REMOVED] = ("YES", "DeidentificationMethod")
     plan.replace[DEIDENTIFICATION_METHOD] = (method, "DeidentificationMethod")
     _apply_request(plan, replace, remove, keep, force)
-    customised = bool(replace or remove or keep or keep_private)
-    user_set_method = any(p.tag == DEIDENTIFICATION_METHOD and p.is_top_level for p, _, _ in replace)
-    if customised and not user_set_method:
-        # Orthanc >= 1.12.7: a customised profile no longer claims the Basic Profile.
-        if replace:
-            plan.replace[DEIDENTIFICATION_METHOD] = (f"Orthanc {orthanc_version}", "DeidentificationMethod")
-        elif DEIDENTIFICATION_METHOD in plan.replace and DEIDENTIFICATION_METHOD not in plan.keep:
-            del plan.replace[DEIDENTIFICATION_METHOD]
     touched = {p.tag for p, _, _ in replace if p.is_top_level} | {p.tag for p, _ in remove if p.is_top_level} \
         | {p.tag for p, _ in keep if p.is_top_level}
+    if (replace or remove or keep or keep_private) and DEIDENTIFICATION_METHOD not in touched:
+        # A customised profile no longer claims the Basic Profile; Orthanc >= 1.12.7 says so when
+        # Replace is used. A request naming DeidentificationMethod itself has already decided.
+        if replace:
+            plan.replace[DEIDENTIFICATION_METHOD] = (f"Orthanc {orthanc_version}", "DeidentificationMethod")
+        else:
+            plan.replace.pop(DEIDENTIFICATION_METHOD, None)
     if PATIENT_NAME not in touched:
         plan.do_replace(PATIENT_NAME, patient_name(), "PatientName")
     return plan
