@@ -459,3 +459,15 @@ class OrthancServer(OrthancClient):
     def log_tail(self, n: int = 50, since: int = 0) -> str:
         """The last `n` lines of the log (only what was written after byte offset `since`)."""
         return "\n".join(self.log_text(since).splitlines()[-n:])
+
+    def wait_for_log(self, text: str, timeout: float = 10.0, since: int = 0) -> str:
+        """Wait until `text` appears in the log (after byte offset `since`); returns the matching line."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.log_text(since).splitlines():
+                if text in line:
+                    return line
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{text!r} not in the log of {self.name} after {timeout} s:\n"
+                                   + self.log_tail(20, since=since))
+            time.sleep(0.05)
