@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import FrozenSet, Tuple
 
-from .tags import PATIENT_ID, PATIENT_NAME, parse_tag
+from .tags import PATIENT_ID, PATIENT_NAME, STUDY_UID, parse_tag
 
 _DATA = os.path.join(os.path.dirname(__file__), "data", "profiles.json")
 
@@ -63,3 +63,19 @@ def load_profile(version: str) -> Profile:
         deidentification_method=data["deidentification_method"],
     )
 
+
+
+def _module_tags(module: str) -> Tuple[int, ...]:
+    return tuple(parse_tag(row["tag"]) for row in _table()["split_merge_modules"][module])
+
+
+@lru_cache(maxsize=1)
+def split_allowed_tags() -> FrozenSet[int]:
+    """Tags a split may Replace or Remove: the Patient and General Study modules, minus StudyInstanceUID."""
+    return frozenset(_module_tags("patient_module") + _module_tags("study_module")) - {STUDY_UID}
+
+
+@lru_cache(maxsize=1)
+def merge_copied_tags() -> Tuple[int, ...]:
+    """Tags a merge copies from the target study (or removes): both modules, StudyInstanceUID included."""
+    return tuple(dict.fromkeys(_module_tags("patient_module") + _module_tags("study_module")))

@@ -66,3 +66,17 @@ class UidMap:
     def items(self) -> Dict[Tuple[Level, str], str]:
         with self._lock:
             return dict(self._values)
+
+
+# Namespace of the name-based UUIDs behind derived_uid (uuid5(NAMESPACE_URL, "urn:orthanc-reshape:derived-uid")).
+DERIVED_UID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:orthanc-reshape:derived-uid")
+
+
+def derived_uid(root: str, *parts: str) -> str:
+    """A UID under `root` that depends only on `parts`: the same parts give the same UID, on any server.
+
+    The digits are the integer of a name-based UUID (RFC 4122 version 5), so under "2.25" the UID has
+    the form PS3.5 B.2 describes for UUID-derived UIDs.
+    """
+    digits = str(uuid.uuid5(DERIVED_UID_NAMESPACE, "\x1f".join(parts)).int)
+    return f"{root}.{digits}"[:64].rstrip(".")
