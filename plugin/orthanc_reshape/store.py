@@ -49,8 +49,7 @@ def instance_dicom(instance_id: str) -> bytes:
 def transcode(dicom: bytes, transfer_syntax: str) -> bytes:
     """Let Orthanc transcode a DICOM file (its codecs, its rules for a new SOPInstanceUID when lossy)."""
     try:
-        instance = orthanc.CreateDicomInstance(dicom)
-        return orthanc.TranscodeDicomInstance(instance, transfer_syntax).SerializeDicomInstance()
+        return orthanc.TranscodeDicomInstance(dicom, transfer_syntax).SerializeDicomInstance()
     except orthanc.OrthancException as exc:
         raise ReshapeError("InternalError", f"Cannot transcode to {transfer_syntax}: {exc.args[-1]}",
                            "Transcode") from None

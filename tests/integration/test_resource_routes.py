@@ -2,46 +2,24 @@
 (differential, on the server mounted under /reshape), consistent UID maps, all-or-nothing."""
 from __future__ import annotations
 
-import io
-
 import pydicom
 import pytest
 
+from dicom_compare import differences, read
 from dicom_files import make_ct_series, make_rtstruct_for, make_sr_with_evidence, make_study, to_bytes
 from orthanc_server import OrthancServer
 
 MOUNT = "/reshape"
-GENERATED = {"SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "FrameOfReferenceUID", "PatientID",
-             "PatientName", "DeidentificationMethod", "InstanceCreatorUID", "MediaStorageSOPInstanceUID"}
 
 
 def _dataset(server: OrthancServer, instance_id: str) -> pydicom.Dataset:
-    return pydicom.dcmread(io.BytesIO(server.instance_file(instance_id)))
+    return read(server.instance_file(instance_id))
 
 
 def _instances_of(server: OrthancServer, level: str, resource_id: str) -> list[pydicom.Dataset]:
     ids = [i["ID"] for i in server.get_json(f"/{level}/{resource_id}/instances")]
     return sorted((_dataset(server, i) for i in ids), key=lambda d: (int(d.get("SeriesNumber", 0) or 0),
                                                                      int(d.get("InstanceNumber", 0) or 0)))
-
-
-def _structure(ds: pydicom.Dataset) -> dict:
-    """Every element path -> value, generated values blanked (compare what must be equal)."""
-    result = {}
-
-    def walk(dataset: pydicom.Dataset, prefix: str) -> None:
-        for element in dataset:
-            key = f"{prefix}{element.tag:08x}"
-            if element.VR == "SQ":
-                result[key] = len(element.value)
-                for index, item in enumerate(element.value):
-                    walk(item, f"{key}[{index}].")
-            elif element.keyword in GENERATED or element.VR == "UI" and prefix:
-                result[key] = "<generated>" if element.value else ""
-            elif element.tag != 0x7FE00010:
-                result[key] = str(element.value)
-    walk(ds, "")
-    return result
 
 
 def _upload(server: OrthancServer, datasets) -> list[dict]:
@@ -61,8 +39,7 @@ def _compare_with_builtin(server: OrthancServer, route: str, body: dict, level: 
     our_instances = _instances_of(server, level, ours["ID"])
     assert len(our_instances) == len(their_instances)
     for a, b in zip(our_instances, their_instances):
-        sa, sb = _structure(a), _structure(b)
-        assert sa == sb, {k: (sa.get(k), sb.get(k)) for k in set(sa) | set(sb) if sa.get(k) != sb.get(k)}
+        assert not differences(a, b)
     return theirs, ours
 
 
