@@ -14,7 +14,7 @@ from .paths import ANY_ITEM, TagPath
 from .plan import EditPlan
 from .tags import PATIENT_ID, PATIENT_NAME, SERIES_UID, SOP_CLASS_UID, SOP_UID, STUDY_UID, is_private, keyword
 from .uids import Level, UidMap
-from .values import TEXT_VRS, element_vr, empty_value, optional_str, replace_element
+from .values import TEXT_VRS, dataset_encodings, element_vr, empty_value, optional_str, replace_element
 
 REFERENCED_SOP_INSTANCE_UID = 0x00081155
 REFERENCED_FRAME_OF_REFERENCE_SEQUENCE = 0x30060010
@@ -51,9 +51,10 @@ def apply_plan(ds: Dataset, plan: EditPlan, uid_map: UidMap) -> None:
         for item in _items(ds, path):
             if path.tag in item:
                 del item[path.tag]
+    encodings = dataset_encodings(ds)  # items carry no SpecificCharacterSet: they inherit the root's
     for path, value, field in plan.path_replaces:
         for item in _items(ds, path):
-            replace_element(item, path.tag, value, field, plan.private_creator)
+            replace_element(item, path.tag, value, field, plan.private_creator, encodings)
 
 
 def _replace(ds: Dataset, tag: int, value, field: str, private_creator: str) -> None:

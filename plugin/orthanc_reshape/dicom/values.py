@@ -138,10 +138,13 @@ def dataset_encodings(ds: Dataset) -> List[str]:
     return convert_encodings(charset or "ISO_IR 6")
 
 
-def replace_element(ds: Dataset, tag: int, value: Any, field: str, private_creator: str = "") -> None:
-    """Set `tag` in `ds` to a JSON value, inserting it if absent."""
+def replace_element(ds: Dataset, tag: int, value: Any, field: str, private_creator: str = "",
+                    inherited: Optional[List[str]] = None) -> None:
+    """Set `tag` in `ds` to a JSON value, inserting it if absent. Strings take the charset of `ds`; a
+    sequence item without a SpecificCharacterSet of its own takes `inherited`, its root dataset's."""
     vr = element_vr(ds, tag, private_creator)
-    ds[tag] = make_element(tag, value, vr, dataset_encodings(ds), field, private_creator)
+    encodings = inherited if inherited is not None and 0x00080005 not in ds else dataset_encodings(ds)
+    ds[tag] = make_element(tag, value, vr, encodings, field, private_creator)
 
 
 def empty_value(ds: Dataset, tag: int) -> None:
