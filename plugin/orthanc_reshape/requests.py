@@ -38,8 +38,11 @@ def _bool(body: Dict[str, Any], name: str, default: bool) -> bool:
 
 
 def _string(body: Dict[str, Any], name: str, default: Optional[str]) -> Optional[str]:
-    value = body.get(name, default)
-    if value is not None and not isinstance(value, str):
+    """The member as a string, `default` when absent; any other JSON (null included) is refused, as in Orthanc."""
+    if name not in body:
+        return default
+    value = body[name]
+    if not isinstance(value, str):
         raise bad_format(f"Member \"{name}\" should be a string", name)
     return value
 
