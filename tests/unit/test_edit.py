@@ -156,6 +156,14 @@ class TestModificationReplaceAndRemove:
         assert (ds.SeriesNumber, ds.Rows, ds.StudyDate) == (42, 128, "20240101")
         assert ds.ReferencedImageSequence[0].ReferencedSOPInstanceUID == "1.2"
 
+    def test_private_tags_take_their_creators_vr_or_are_stored_as_bytes(self):
+        ds = read_sample("CT_small.dcm")
+        del ds[0x00091002]
+        modify(ds, {"0009,1002": "CT99", "0041,1001": "raw", "0009,1001": "kept VR"})
+        assert ds[0x00091002].VR == "SH" and ds[0x00091002].value == "CT99"  # GEMS_IDEN_01 declares SH
+        assert ds[0x00411001].VR == "UN" and ds[0x00411001].value == b"raw"  # no creator: raw bytes
+        assert ds[0x00091001].VR == "LO" and ds[0x00091001].value == "kept VR"
+
     def test_remove_deletes_top_level_tags_and_ignores_absent_ones(self):
         ds = read_sample("CT_small.dcm")
         modify(ds, remove=["InstitutionName", "OtherPatientIDsSequence", "InstitutionAddress"])
@@ -366,7 +374,7 @@ class TestAnonymizeSubsequences:
         assert "CodeValue" not in codes[0] and codes[1].CodeValue == "P2"
 
     def test_kept_private_paths_stay_and_their_siblings_are_anonymized(self, pair):
-        before, after = pair
+        _, after = pair
         for index in range(2):
             kept = after[PER_FRAME][index][PHILIPS_SEQ].value[0]
             assert kept.SOPInstanceUID == f"1.2.3.4.{index + 10}"
@@ -794,7 +802,7 @@ class TestUntouchedBytes:
         ds = read_sample("JPEG2000.dcm")
         anonymize(ds)
         assert ds.get_item(0x7FE00010).is_raw  # still the bytes read from the file
-        original, before = raw_elements(sample_bytes("JPEG2000.dcm"))
+        _, before = raw_elements(sample_bytes("JPEG2000.dcm"))
         _, after = raw_elements(write_dataset(ds))
         assert after[0x7FE00010].value == before[0x7FE00010].value
 

@@ -271,6 +271,12 @@ class TestAnonymizedPatientName:
         assert names == []
         assert plan.replace.get(PATIENT_NAME, ("Doe^John",))[0] == "Doe^John"
 
+    def test_a_refused_request_takes_no_counter_value(self):
+        names = []
+        with pytest.raises(ReshapeError):
+            anonymization(names=names, replace={"StudyInstanceUID": "1.2"})
+        assert names == []
+
     def test_a_nested_patient_name_does_not_count(self):
         names = []
         anonymization(names=names, replace={"ReferencedImageSequence[0].PatientName": "x"})
