@@ -23,6 +23,8 @@ class ReshapeConfig:
     default_dicom_version: str = "2023b"  # DicomVersion of anonymize requests that give none
     uid_root: str = DEFAULT_UID_ROOT     # root of generated UIDs ("2.25" = UUID-derived UIDs)
     default_private_creator: str = ""    # Orthanc's global "DefaultPrivateCreator"
+    jobs_workers: int = 1                # asynchronous jobs run at most this many at a time
+    jobs_history_size: int = 100         # finished jobs kept (in Orthanc's database) for GET /jobs
 
 
 def parse_config(orthanc_config: Dict[str, Any]) -> ReshapeConfig:
@@ -40,5 +42,15 @@ def parse_config(orthanc_config: Dict[str, Any]) -> ReshapeConfig:
     if not isinstance(uid_root, str) or not _UID_ROOT.match(uid_root) or len(uid_root) > 24:
         raise ConfigurationError('"Reshape.UidRoot" must be a UID root of at most 24 characters, e.g. "2.25"')
     creator = orthanc_config.get("DefaultPrivateCreator", "")
+    workers = _positive_int(section, "JobsWorkers", ReshapeConfig.jobs_workers, 64)
+    history = _positive_int(section, "JobsHistorySize", ReshapeConfig.jobs_history_size, 1000)
     return ReshapeConfig(mount=mount.rstrip("/"), default_dicom_version=version, uid_root=uid_root,
-                         default_private_creator=creator if isinstance(creator, str) else "")
+                         default_private_creator=creator if isinstance(creator, str) else "",
+                         jobs_workers=workers, jobs_history_size=history)
+
+
+def _positive_int(section: Dict[str, Any], name: str, default: int, maximum: int) -> int:
+    value = section.get(name, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= maximum:
+        raise ConfigurationError(f'"Reshape.{name}" must be an integer from 1 to {maximum}')
+    return value

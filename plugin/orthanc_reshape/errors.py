@@ -15,6 +15,7 @@ ORTHANC_ERRORS = {
     "NotImplemented": (2, "Not implemented yet", 500),
     "ParameterOutOfRange": (3, "Parameter out of range", 400),
     "BadParameterType": (5, "Bad type for a parameter", 400),
+    "BadSequenceOfCalls": (6, "Bad sequence of calls", 400),  # e.g. resuming a job that is not paused
     "InexistentItem": (7, "Accessing an inexistent item", 404),
     "BadRequest": (8, "Bad request", 400),
     "BadFileFormat": (15, "Bad file format", 400),

@@ -124,6 +124,7 @@ class JobOptions:
     synchronous: bool
     priority: int
     permissive: bool
+    user_data: Any = None  # any JSON, shown as "UserData" by GET /jobs/{id}
 
 
 def parse_job_options(body: Dict[str, Any]) -> JobOptions:
@@ -134,10 +135,7 @@ def parse_job_options(body: Dict[str, Any]) -> JobOptions:
     priority = body.get("Priority", 0)
     if not isinstance(priority, int) or isinstance(priority, bool):
         raise bad_format("Member \"Priority\" should be an integer", "Priority")
-    if not synchronous:
-        raise ReshapeError("NotImplemented", "Asynchronous jobs are not available yet in Orthanc Reshape: "
-                           "send \"Synchronous\": true (the default)", "Asynchronous")
-    return JobOptions(synchronous, priority, _bool(body, "Permissive", False))
+    return JobOptions(synchronous, priority, _bool(body, "Permissive", False), body.get("UserData"))
 
 
 _LEVEL_NAMES = {"patient": Level.PATIENT, "patients": Level.PATIENT, "study": Level.STUDY, "studies": Level.STUDY,

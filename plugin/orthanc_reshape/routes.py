@@ -9,10 +9,10 @@ from typing import Any, Callable, Dict, List
 
 import pydicom
 
-from . import __version__, store
+from . import __version__, job_routes, store
 from .config import ConfigurationError, ReshapeConfig, parse_config
 from .errors import ReshapeError
-from .operations import modify
+from .operations import jobs, modify
 from .requests import parse_edit_request, parse_json_object, parse_resource_edit_request
 
 _ID = r"([^/]+)"
@@ -38,14 +38,16 @@ def instance_edit(anonymize: bool) -> Handler:
 def resource_edit(level: str, anonymize: bool) -> Handler:
     def handle(config: ReshapeConfig, groups: tuple, body: Dict[str, Any]) -> Dict[str, Any]:
         request = parse_resource_edit_request(body, anonymize, config)
-        return modify.edit_resources(level, [groups[0]], request, config)
+        work = modify.prepare_edit(level, [groups[0]], request, config)
+        return jobs.perform("ResourceModification", lambda progress, cancelled: work(), request.job, config.mount)
     return handle
 
 
 def bulk_edit(anonymize: bool) -> Handler:
     def handle(config: ReshapeConfig, groups: tuple, body: Dict[str, Any]) -> Dict[str, Any]:
         request = parse_resource_edit_request(body, anonymize, config, bulk=True)
-        return modify.edit_resources(None, request.resources, request, config)
+        work = modify.prepare_edit(None, request.resources, request, config)
+        return jobs.perform("ResourceModification", lambda progress, cancelled: work(), request.job, config.mount)
     return handle
 
 
@@ -93,6 +95,7 @@ def register() -> None:
         uri = config.mount + pattern
         store.register_route(uri, _callback(config, method, handler))
         mounted.append(f"{method} {re.sub(re.escape(_ID), '{id}', uri)}")
+    mounted += job_routes.register(config)
 
     def log_startup() -> None:
         store.log_info(

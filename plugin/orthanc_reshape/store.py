@@ -84,14 +84,83 @@ def register_route(uri_regex: str, callback) -> None:
     orthanc.RegisterRestCallback(uri_regex, callback)
 
 
+_started_callbacks: list = []
+
+
 def on_started(callback) -> None:
-    """Call `callback()` once Orthanc has started (the database is available then)."""
+    """Call `callback()` once Orthanc has started (the database is available then). Several callbacks may
+    be registered: orthanc-python keeps one change callback, so this module registers it once."""
+    _started_callbacks.append(callback)
+    if len(_started_callbacks) > 1:
+        return
+
     def on_change(change_type, level, resource) -> None:
         if change_type == orthanc.ChangeType.ORTHANC_STARTED:
-            callback()
+            for registered in list(_started_callbacks):
+                try:
+                    registered()
+                except Exception as exc:  # one failing start-up task must not stop the others
+                    log_error(f"Orthanc Reshape: start-up task failed: {type(exc).__name__}: {exc}")
     orthanc.RegisterOnChangeCallback(on_change)
 
 
+# --- global properties (job records) and Orthanc's own jobs routes ----------------------------
+
+def get_global_property(property_id: int, default: str = "") -> str:
+    """A global property of the plugin (ids >= 1024), as stored in Orthanc's database."""
+    return orthanc.GetGlobalProperty(property_id, default) or default
+
+
+def set_global_property(property_id: int, value: str) -> None:
+    orthanc.SetGlobalProperty(property_id, value)
+
+
+class BuiltinError(Exception):
+    """An error answered by one of Orthanc's built-in routes, with the HTTP status it answers with."""
+
+    def __init__(self, status: int, code: int | None, description: str):
+        super().__init__(description)
+        self.status = status
+        self.code = code
+
+
+# Orthanc error code -> HTTP status (OrthancFramework Enumerations.cpp, ConvertErrorCodeToHttpStatus).
+_HTTP_STATUS_OF_CODE = {3: 400, 5: 400, 6: 400, 7: 404, 8: 400, 12: 400, 13: 404, 15: 400, 17: 404,
+                        21: 404, 29: 401, 33: 400, 34: 406, 41: 416, 43: 409}
+
+
+def call_builtin(method: str, uri: str, body: bytes = b"") -> bytes:
+    """Call Orthanc's built-in REST API (never a plugin route); an error raises BuiltinError."""
+    try:
+        if method == "GET":
+            return orthanc.RestApiGet(uri)
+        if method == "POST":
+            return orthanc.RestApiPost(uri, body)
+        if method == "PUT":
+            return orthanc.RestApiPut(uri, body)
+        if method == "DELETE":
+            orthanc.RestApiDelete(uri)
+            return b""
+    except orthanc.OrthancException as exc:
+        code, description = (exc.args + (None, None))[:2]
+        raise BuiltinError(_HTTP_STATUS_OF_CODE.get(code, 500), code, str(description)) from None
+    raise BuiltinError(405, None, f"Method {method} not allowed")
+
+
+def answer_status(output: Any, status: int) -> None:
+    """An empty answer with this HTTP status (what Orthanc's jobs routes answer on errors)."""
+    if status == 405:
+        output.SendMethodNotAllowed("GET,POST")
+    else:
+        output.SendHttpStatusCode(status)
+
+
+def instance_exists(instance_id: str) -> bool:
+    try:
+        orthanc.RestApiGet(f"/instances/{instance_id}")
+        return True
+    except orthanc.OrthancException:
+        return False
 
 
 # --- resources -------------------------------------------------------------------------------

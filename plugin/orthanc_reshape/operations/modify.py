@@ -62,6 +62,13 @@ def edit_resources(route_level: Optional[str], resource_ids: Sequence[str], requ
 
     `route_level` is the level of a /{level}/{id}/... route, or None for the bulk routes.
     """
+    return prepare_edit(route_level, resource_ids, request, config)()
+
+
+def prepare_edit(route_level: Optional[str], resource_ids: Sequence[str], request: ResourceEditRequest,
+                 config: ReshapeConfig) -> Callable[[], Dict[str, Any]]:
+    """Every check that needs no DICOM contents (raised at once, even for an asynchronous request);
+    returns the work itself, which answers the job's content (run it again to resubmit: same UID map)."""
     preferred = route_level or "Instance"
     resources = [(rid,) + store.find_resource(rid, preferred) for rid in resource_ids]
     edit = request.edit
@@ -77,8 +84,14 @@ def edit_resources(route_level: Optional[str], resource_ids: Sequence[str], requ
     plan = edit.plan(orthanc_version(), patient_name=anonymized_name, level=level)
     _sanity_checks(plan, request, resources)
     sources = list({s.id: s for rid, lvl, res in resources for s in collect_sources(lvl, rid, res)}.values())
-    labels = _source_labels(sources) if edit.keep_labels else {}
     uid_map = new_uid_map(config)
+    return lambda: _edit_sources(route_level, resource_ids, request, plan, sources, uid_map)
+
+
+def _edit_sources(route_level: Optional[str], resource_ids: Sequence[str], request: ResourceEditRequest,
+                  plan: EditPlan, sources: Sequence[SourceInstance], uid_map: UidMap) -> Dict[str, Any]:
+    edit = request.edit
+    labels = _source_labels(sources) if edit.keep_labels else {}
 
     def transform(data: bytes, source: SourceInstance) -> bytes:
         dataset = read_dataset(data)

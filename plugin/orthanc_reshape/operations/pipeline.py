@@ -7,8 +7,10 @@ after every replacement is stored.
 """
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 from .. import store
 from ..errors import ReshapeError
@@ -66,13 +68,65 @@ class PipelineFailure(ReshapeError):
     """A non-permissive run failed on one instance; everything it stored was removed."""
 
 
+class Interrupted(Exception):
+    """Raised by Monitor.checkpoint when the job running the pipeline is cancelled (or Orthanc stops)."""
+
+
+class Monitor:
+    """Hooks of the job running a pipeline; this base class (a synchronous request) does nothing."""
+
+    def checkpoint(self) -> None:
+        """Between two instances: raise Interrupted when cancelled (may block while the job is paused)."""
+
+    def will_store(self, dicom: bytes) -> None:
+        """Just before `dicom` is stored (write-ahead journal of what may need a rollback)."""
+
+    def stored(self, instance_id: str, newly_stored: bool) -> None:
+        """Just after an instance was stored."""
+
+    def progress(self, done: int, total: int) -> None:
+        """`done` of `total` source instances processed."""
+
+    def committing(self) -> None:
+        """Sources are about to be deleted (KeepSource: false): from now on, no rollback."""
+
+
+_NO_MONITOR = Monitor()
+_current = threading.local()
+
+
+def current_monitor() -> Monitor:
+    """The monitor of the job running in this thread (a do-nothing one outside jobs)."""
+    return getattr(_current, "monitor", None) or _NO_MONITOR
+
+
+@contextmanager
+def monitored(monitor: Monitor) -> Iterator[Monitor]:
+    """Every pipeline run in this thread, inside the block, reports to `monitor`."""
+    previous = getattr(_current, "monitor", None)
+    _current.monitor = monitor
+    try:
+        yield monitor
+    finally:
+        _current.monitor = previous
+
+
 def run(sources: Sequence[SourceInstance], transform: Callable[[bytes, SourceInstance], bytes],
-        permissive: bool) -> PipelineResult:
-    """Transform and store every source instance, in order."""
+        permissive: bool, monitor: Optional[Monitor] = None) -> PipelineResult:
+    """Transform and store every source instance, in order (reporting to the job's monitor, if any)."""
+    monitor = monitor or current_monitor()
     result = PipelineResult()
-    for source in sources:
+    monitor.progress(0, len(sources))
+    for done, source in enumerate(sources):
         try:
-            answer = store.store_instance(transform(store.instance_dicom(source.id), source))
+            monitor.checkpoint()
+        except Interrupted:
+            rollback(result.stored)
+            raise
+        try:
+            dicom = transform(store.instance_dicom(source.id), source)
+            monitor.will_store(dicom)
+            answer = store.store_instance(dicom)
         except Exception as exc:  # one instance failed: roll back or record
             error = exc if isinstance(exc, ReshapeError) else ReshapeError("InternalError", f"{type(exc).__name__}: {exc}")
             if not permissive:
@@ -82,9 +136,12 @@ def run(sources: Sequence[SourceInstance], transform: Callable[[bytes, SourceIns
                                       error.field) from None
             store.log_error(f"Orthanc Reshape: instance {source.id} failed (permissive): {error.details}")
             result.failures.append({"ID": source.id, "Error": error.details})
+            monitor.progress(done + 1, len(sources))
             continue
         result.stored.append(StoredInstance(source, answer["ID"], answer["ParentSeries"], answer["ParentStudy"],
                                             answer["ParentPatient"], answer.get("Status") != "AlreadyStored"))
+        monitor.stored(answer["ID"], result.stored[-1].newly_stored)
+        monitor.progress(done + 1, len(sources))
     return result
 
 
@@ -97,6 +154,7 @@ def rollback(stored: Sequence[StoredInstance]) -> None:
 
 def delete_sources(stored: Sequence[StoredInstance]) -> None:
     """KeepSource: false, after every replacement is stored: delete each source that has a distinct replacement."""
+    current_monitor().committing()
     for instance in stored:
         if not instance.in_place:
             store.delete("Instance", instance.source.id)
