@@ -24,5 +24,9 @@ unit: setup
 integration: setup
 	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
+## Plugin vs built-in, same Orthanc, same data (BENCH_SMALL=1 for a quick smoke run).
+bench: setup
+	BENCH_SMALL=$(BENCH_SMALL) $(PY) bench/run.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,241 @@
+"""`make bench`: the plugin's routes against Orthanc's built-in ones, same data, same Orthanc, same run.
+
+One Orthanc is started with the plugin mounted under /reshape, so that both the built-in route
+(/studies/{id}/anonymize) and the plugin's (/reshape/studies/{id}/anonymize) answer. For each
+operation the two are run interleaved, ROUNDS times, and the median instances/s is reported with
+the ratio plugin/built-in and the growth of Orthanc's peak RSS during the plugin's runs (the plugin
+lives inside Orthanc's process). Results go to bench/results.json and a Markdown table is printed.
+
+Environment: BENCH_SMALL=1 (a few small instances, one round: the smoke mode run by the test suite),
+BENCH_INSTANCES (CT study size, default 300), BENCH_ROWS (default 512), BENCH_ROUNDS (default 3),
+BENCH_CALLS (single-instance calls, default 100), BENCH_RESULTS (output file).
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Dict, List
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from dicom_files import make_ct_series, make_study, to_bytes  # noqa: E402
+from orthanc_server import OrthancServer  # noqa: E402
+
+MOUNT = "/reshape"
+
+
+def settings() -> Dict[str, int]:
+    small = bool(os.environ.get("BENCH_SMALL"))
+    return {
+        "instances": int(os.environ.get("BENCH_INSTANCES", 6 if small else 300)),
+        "rows": int(os.environ.get("BENCH_ROWS", 32 if small else 512)),
+        "rounds": int(os.environ.get("BENCH_ROUNDS", 1 if small else 3)),
+        "calls": int(os.environ.get("BENCH_CALLS", 3 if small else 100)),
+        "mr_per_series": 2 if small else 40,
+    }
+
+
+# -- measuring ------------------------------------------------------------------------------------
+
+def rss_kb(pid: int, field: str) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def reset_peak(pid: int) -> None:
+    """Reset the process's peak RSS (VmHWM) so the next measure covers one operation only."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def timed(server: OrthancServer, action: Callable[[], None]) -> tuple:
+    """(seconds, peak RSS growth in MB) of one action."""
+    before = rss_kb(server.pid, "VmRSS")
+    reset_peak(server.pid)
+    start = time.perf_counter()
+    action()
+    elapsed = time.perf_counter() - start
+    return elapsed, max(0, rss_kb(server.pid, "VmHWM") - before) / 1024
+
+
+def check(response) -> dict:
+    if response.status != 200:
+        raise RuntimeError(f"HTTP {response.status}: {response.body[:500]!r}")
+    return response.json() if response.headers.get("Content-Type", "").startswith("application/json") else {}
+
+
+# -- data -----------------------------------------------------------------------------------------
+
+def upload_parallel(server: OrthancServer, files: List[bytes], clients: int = 4) -> List[dict]:
+    answers: List[dict] = [None] * len(files)  # type: ignore[list-item]
+
+    def work(start: int) -> None:
+        for index in range(start, len(files), clients):
+            answers[index] = server.upload(files[index])
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return answers
+
+
+def make_data(config: Dict[str, int]) -> Dict[str, List[bytes]]:
+    ct = make_study(series_count=2, instances_per_series=config["instances"] // 2, seed=1, patient_id="BENCH-CT",
+                    rows=config["rows"], columns=config["rows"])
+    mr = make_study(series_count=4, instances_per_series=config["mr_per_series"], seed=2, patient_id="BENCH-MR",
+                    rows=config["rows"] // 2, columns=config["rows"] // 2)
+    extra = [make_ct_series(max(2, config["instances"] // 10), seed=10 + i, patient_id=f"BENCH-{i}",
+                            rows=config["rows"] // 2, columns=config["rows"] // 2) for i in range(2)]
+    return {"ct": [to_bytes(d) for d in ct], "mr": [to_bytes(d) for d in mr],
+            "extra": [to_bytes(d) for series in extra for d in series]}
+
+
+# -- operations -----------------------------------------------------------------------------------
+
+class Bench:
+    def __init__(self, server: OrthancServer, data: Dict[str, List[bytes]], config: Dict[str, int]) -> None:
+        self.server = server
+        self.config = config
+        self.data = data
+        answers = {name: upload_parallel(server, files) for name, files in data.items()}
+        self.sources = {a["ID"] for group in answers.values() for a in group}
+        self.ct_study = answers["ct"][0]["ParentStudy"]
+        self.mr_study = answers["mr"][0]["ParentStudy"]
+        self.extra_studies = sorted({a["ParentStudy"] for a in answers["extra"]})
+        self.instance = answers["ct"][0]["ID"]
+        self.ct_series = sorted({a["ParentSeries"] for a in answers["ct"]})
+        self.mr_series = sorted({a["ParentSeries"] for a in answers["mr"]})
+        self.counts = {name: len(files) for name, files in data.items()}
+
+    def cleanup(self) -> None:
+        """Delete every instance created by the operations (the sources stay)."""
+        for instance in set(self.server.instances()) - self.sources:
+            self.server.delete(f"/instances/{instance}")
+
+    def operations(self) -> Dict[str, tuple]:
+        """name -> (instance count, function(prefix) running the operation once)."""
+        s, calls = self.server, self.config["calls"]
+        single = lambda action, body: lambda prefix: [check(s.post(f"{prefix}/instances/{self.instance}/{action}", body))
+                                                      for _ in range(calls)]
+        ops = {
+            "instance_anonymize": (calls, single("anonymize", {"DicomVersion": "2021b"})),
+            "instance_modify": (calls, single("modify", {"Replace": {"PatientName": "Bench"}})),
+            "study_modify": (self.counts["ct"], lambda p: check(s.post(
+                f"{p}/studies/{self.ct_study}/modify", {"Replace": {"StudyDescription": "Bench"}}))),
+            "study_anonymize": (self.counts["ct"], lambda p: check(s.post(
+                f"{p}/studies/{self.ct_study}/anonymize", {"DicomVersion": "2021b"}))),
+            "bulk_anonymize_3_studies": (self.counts["mr"] + self.counts["extra"], lambda p: check(s.post(
+                f"{p}/tools/bulk-anonymize", {"Resources": [self.mr_study] + self.extra_studies,
+                                              "DicomVersion": "2021b"}))),
+            "split_half_series": (self.counts["mr"] // 2, lambda p: check(s.post(
+                f"{p}/studies/{self.mr_study}/split", {"Series": self.mr_series[:2], "KeepSource": True}))),
+            "merge_study": (self.counts["extra"] // 2, lambda p: check(s.post(
+                f"{p}/studies/{self.extra_studies[0]}/merge", {"Resources": [self.extra_studies[1]],
+                                                              "KeepSource": True}))),
+        }
+        return ops
+
+    def available(self, name: str, run: Callable[[str], None]) -> bool:
+        """False when the plugin does not (yet) serve this route: it is then reported as missing."""
+        try:
+            run(MOUNT)
+        except RuntimeError as error:
+            print(f"  {name}: plugin route unavailable ({str(error)[:120]})", flush=True)
+            return False
+        finally:
+            self.cleanup()
+        return True
+
+    def raw_store(self, clients: int) -> float:
+        files = self.data["ct"]
+        start = time.perf_counter()
+        answers = upload_parallel(self.server, files, clients)
+        elapsed = time.perf_counter() - start
+        for answer in answers:
+            if answer["ID"] not in self.sources:
+                self.server.delete(f"/instances/{answer['ID']}")
+        return len(files) / elapsed
+
+
+def run_bench() -> dict:
+    config = settings()
+    workdir = Path(tempfile.mkdtemp(prefix="reshape-bench-"))
+    orthanc_config = {"Reshape": {"Mount": MOUNT}, "HttpThreadsCount": 50}
+    server = OrthancServer(workdir, orthanc_config, name="reshape-bench").start()
+    try:
+        print(f"Generating data ({config})...", flush=True)
+        bench = Bench(server, make_data(config), config)
+        version = server.get_json("/system")["Version"]
+        results: Dict[str, dict] = {}
+        for name, (count, run) in bench.operations().items():
+            if not bench.available(name, run):
+                results[name] = {"builtin_ips": None, "plugin_ips": None, "ratio": None, "rss_growth_mb": None}
+                continue
+            builtin, plugin, growth = [], [], []
+            for _ in range(config["rounds"]):
+                seconds, _ = timed(server, lambda: run(""))
+                builtin.append(count / seconds)
+                bench.cleanup()
+                seconds, grown = timed(server, lambda: run(MOUNT))
+                plugin.append(count / seconds)
+                growth.append(grown)
+                bench.cleanup()
+            b, p = statistics.median(builtin), statistics.median(plugin)
+            results[name] = {"builtin_ips": round(b, 1), "plugin_ips": round(p, 1), "ratio": round(p / b, 2),
+                             "rss_growth_mb": round(max(growth), 1)}
+            print(f"  {name}: built-in {b:.1f}/s, plugin {p:.1f}/s, ratio {p / b:.2f}", flush=True)
+        ceiling = {}  # the physical ceiling: the CT files stored again after deleting them
+        for clients in (1, 4):
+            for instance in list(server.get_json(f"/studies/{bench.ct_study}/instances")):
+                server.delete(f"/instances/{instance['ID']}")
+            ceiling[f"store_{clients}_clients_ips"] = round(bench.raw_store(clients), 1)
+        return {"orthanc": version, "date": datetime.date.today().isoformat(),
+                "machine": f"{os.cpu_count()} cores, {platform.machine()}", "settings": config,
+                "operations": results, "raw_store": ceiling}
+    finally:
+        server.stop()
+
+
+def markdown(results: dict) -> str:
+    lines = [f"Orthanc {results['orthanc']}, {results['machine']}, {results['date']} "
+             f"(settings: {results['settings']})", "",
+             "| operation | built-in inst/s | plugin inst/s | plugin/built-in | plugin peak RSS growth (MB) |",
+             "|---|---|---|---|---|"]
+    for name, r in results["operations"].items():
+        if r["ratio"] is None:
+            lines.append(f"| {name} | – | – | not available | – |")
+        else:
+            lines.append(f"| {name} | {r['builtin_ips']} | {r['plugin_ips']} | {r['ratio']} | {r['rss_growth_mb']} |")
+    lines.append("")
+    lines.append("Raw store rate of the same CT files (POST /instances): " + ", ".join(
+        f"{k.split('_')[1]} client(s): {v} inst/s" for k, v in results["raw_store"].items()))
+    return "\n".join(lines)
+
+
+def main() -> int:
+    results = run_bench()
+    out = Path(os.environ.get("BENCH_RESULTS", HERE / "results.json"))
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print()
+    print(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
