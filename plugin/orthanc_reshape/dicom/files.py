@@ -8,8 +8,10 @@ from typing import Optional
 import pydicom
 from pydicom import config
 from pydicom.dataset import Dataset
+from pydicom.uid import UID
 
 from ..errors import bad_format
+from .serialize import encode_file
 
 # Values are kept as the file has them: never reject a file for a value pydicom finds odd.
 config.settings.reading_validation_mode = config.IGNORE
@@ -26,9 +28,11 @@ def read_dataset(data: bytes) -> Dataset:
 
 def write_dataset(ds: Dataset) -> bytes:
     """Serialize a dataset read by read_dataset, in its own transfer syntax."""
-    buffer = BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
+    if UID(ds.file_meta.TransferSyntaxUID).is_deflated:
+        buffer = BytesIO()
+        ds.save_as(buffer, enforce_file_format=True)
+        return buffer.getvalue()
+    return encode_file(ds)
 
 
 _ORTHANC_ID_TAGS = ("PatientID", "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
