@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Optional, Tuple
 
 from pydicom.uid import AllTransferSyntaxes
 
@@ -12,8 +12,9 @@ from .dicom import profiles
 from .dicom.paths import TagPath, parse_path
 from .dicom.plan import EditPlan, Replacement, anonymization_plan, modification_plan
 from .dicom.profiles import load_profile
+from .dicom.tags import dictionary_vr, format_tag, keyword, parse_tag
 from .dicom.uids import Level
-from .errors import ReshapeError, bad_format, bad_request, out_of_range
+from .errors import ReshapeError, bad_format, bad_request, bad_type, out_of_range
 
 _TRANSFER_SYNTAXES = frozenset(str(uid) for uid in AllTransferSyntaxes)
 PathField = Tuple[TagPath, str]
@@ -173,3 +174,92 @@ def parse_resource_edit_request(body: Dict[str, Any], anonymize: bool, config: R
                 raise out_of_range(f"Unknown resource level: {name!r}", "Level")
             level = _LEVEL_NAMES[name.lower()]
     return ResourceEditRequest(edit, job, keep_source, resources, level)
+
+
+# --- split and merge ----------------------------------------------------------------------------
+
+# Checks the operation performs while a body is parsed, so that errors come in Orthanc's order:
+# called with (Orthanc ID, request field), they raise a 404 naming the field.
+MemberCheck = Callable[[str, str], None]
+
+
+def _id_list(body: Dict[str, Any], name: str, required: bool = False) -> Tuple[str, ...]:
+    value = body.get(name, [] if not required else None)
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise bad_format(f"List of strings expected in field: {name}", name)
+    return tuple(value)
+
+
+def _module_tag(name: Any, field: str, allowed: FrozenSet[int]) -> int:
+    tag = parse_tag(name, field)
+    if tag not in allowed:
+        raise out_of_range(f"Cannot modify the following tag while splitting a study (not in the patient/study "
+                           f"modules, or StudyInstanceUID): {keyword(tag)} ({format_tag(tag)})", field)
+    return tag
+
+
+@dataclass(frozen=True)
+class SplitRequest:
+    """POST /studies/{id}/split."""
+
+    series: Tuple[str, ...]
+    instances: Tuple[str, ...]
+    replace: Tuple[Tuple[int, str, str], ...]  # (tag, value, field)
+    remove: Tuple[Tuple[int, str], ...]        # (tag, field)
+    keep_source: bool
+    job: JobOptions
+
+
+def parse_split_request(body: Dict[str, Any], check_series: MemberCheck, check_instance: MemberCheck) -> SplitRequest:
+    """Validate a split body in Orthanc's order (spec §7): Series, Instances, none given, KeepSource,
+    Remove, Replace (only tags of the Patient/General Study modules), then the job fields."""
+    lists = {}
+    for name, check in (("Series", check_series), ("Instances", check_instance)):
+        lists[name] = _id_list(body, name)
+        for index, resource_id in enumerate(lists[name]):
+            check(resource_id, f"{name}[{index}]")
+    if not lists["Series"] and not lists["Instances"]:
+        raise bad_request("No series nor instance to split: give \"Series\" and/or \"Instances\"", "Series")
+    keep_source = _bool(body, "KeepSource", False)
+    allowed = profiles.split_allowed_tags()
+    remove_value = body.get("Remove", [])
+    if not isinstance(remove_value, list):
+        raise bad_format("Member \"Remove\" should be an array of tag names", "Remove")
+    remove = []
+    for index, name in enumerate(remove_value):
+        field = f"Remove[{index}]"
+        if not isinstance(name, str):
+            raise bad_format("Member \"Remove\" should be an array of tag names", field)
+        remove.append((_module_tag(name, field, allowed), field))
+    replace_value = body.get("Replace", {})
+    if not isinstance(replace_value, dict):
+        raise bad_format("Member \"Replace\" should be a JSON object mapping tag names to strings", "Replace")
+    replace = []
+    for name, value in replace_value.items():
+        field = f"Replace.{name}"
+        if not isinstance(value, str):
+            raise bad_format(f"The value of \"{name}\" in \"Replace\" should be a string", field)
+        tag = _module_tag(name, field, allowed)
+        if dictionary_vr(tag) == "SQ":
+            raise bad_type(f"{keyword(tag)} is a sequence: a split can only remove it, not give it a string", field)
+        replace.append((tag, value, field))
+    return SplitRequest(lists["Series"], lists["Instances"], tuple(replace), tuple(remove), keep_source,
+                        parse_job_options(body))
+
+
+@dataclass(frozen=True)
+class MergeRequest:
+    """POST /studies/{id}/merge."""
+
+    resources: Tuple[str, ...]
+    keep_source: bool
+    job: JobOptions
+
+
+def parse_merge_request(body: Dict[str, Any], check_resource: MemberCheck) -> MergeRequest:
+    """Validate a merge body in Orthanc's order (spec §8): Resources (each checked as it is read),
+    KeepSource, then the job fields."""
+    resources = _id_list(body, "Resources", required=True)
+    for index, resource_id in enumerate(resources):
+        check_resource(resource_id, f"Resources[{index}]")
+    return MergeRequest(resources, _bool(body, "KeepSource", False), parse_job_options(body))

@@ -12,8 +12,9 @@ import pydicom
 from . import __version__, job_routes, store
 from .config import ConfigurationError, ReshapeConfig, parse_config
 from .errors import ReshapeError
-from .operations import jobs, modify
-from .requests import parse_edit_request, parse_json_object, parse_resource_edit_request
+from .operations import jobs, modify, split_merge
+from .requests import (parse_edit_request, parse_json_object, parse_merge_request,
+                       parse_resource_edit_request, parse_split_request)
 
 _ID = r"([^/]+)"
 
@@ -51,6 +52,20 @@ def bulk_edit(anonymize: bool) -> Handler:
     return handle
 
 
+def study_split(config: ReshapeConfig, groups: tuple, body: Dict[str, Any]) -> Dict[str, Any]:
+    source = split_merge.SplitSource.load(groups[0])
+    request = parse_split_request(body, source.check_series, source.check_instance)
+    work = split_merge.prepare_split(source, request, config)
+    return jobs.perform("SplitStudy", lambda progress, cancelled: work(), request.job, config.mount)
+
+
+def study_merge(config: ReshapeConfig, groups: tuple, body: Dict[str, Any]) -> Dict[str, Any]:
+    target = split_merge.MergeTarget.load(groups[0])
+    request = parse_merge_request(body, target.check_resource)
+    work = split_merge.prepare_merge(target, request, config)
+    return jobs.perform("MergeStudy", lambda progress, cancelled: work(), request.job, config.mount)
+
+
 # (URI pattern relative to the mount point, HTTP method, handler)
 ROUTES: List[tuple] = [
     (rf"/instances/{_ID}/modify", "POST", instance_edit(anonymize=False)),
@@ -60,6 +75,8 @@ ROUTES: List[tuple] = [
       for action in ("modify", "anonymize")],
     ("/tools/bulk-modify", "POST", bulk_edit(anonymize=False)),
     ("/tools/bulk-anonymize", "POST", bulk_edit(anonymize=True)),
+    (rf"/studies/{_ID}/split", "POST", study_split),
+    (rf"/studies/{_ID}/merge", "POST", study_merge),
 ]
 
 

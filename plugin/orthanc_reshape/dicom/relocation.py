@@ -86,11 +86,14 @@ class Relocation:
     remove: Tuple[int, ...] = ()
 
 
+def instance_uids(ds: Dataset) -> Tuple[str, str, str]:
+    """(StudyInstanceUID, SeriesInstanceUID, SOPInstanceUID) of a dataset, padding stripped ("" if absent)."""
+    return tuple(strip_value(optional_str(ds, tag) or "") for tag in (STUDY_UID, SERIES_UID, SOP_UID))
+
+
 def relocate(ds: Dataset, relocation: Relocation) -> Tuple[str, str, str]:
     """Move `ds` (in place) into the target study; returns its new (Study, Series, SOP Instance) UIDs."""
-    old_study = optional_str(ds, STUDY_UID) or ""
-    old_series = optional_str(ds, SERIES_UID) or ""
-    old_sop = optional_str(ds, SOP_UID) or ""
+    old_study, old_series, old_sop = instance_uids(ds)
     rewrite_references(ds, relocation.moved)
     for tag in relocation.remove:
         if tag in ds:

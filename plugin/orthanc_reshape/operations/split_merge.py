@@ -1,0 +1,274 @@
+"""Study split and merge (spec §7, §8): instances moved into a new study (split) or into an existing one
+(merge), with new Series/SOP Instance UIDs, through the all-or-nothing pipeline.
+
+Beyond Orthanc: the new UIDs are derived from the request (a retried request stores the same instances
+again, which Orthanc answers AlreadyStored: no duplicates), nested references inside the moved set follow
+the move (dicom/relocation.py), new instances/series/study carry ModifiedFrom metadata, labels follow where
+the running Orthanc has labels, and a failure removes everything the request stored.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterable, List, Sequence, Tuple
+
+from .. import store
+from ..config import ReshapeConfig
+from ..dicom.files import read_dataset, write_dataset
+from ..dicom.profiles import merge_copied_tags
+from ..dicom.relocation import (MovedSet, Relocation, UidScheme, instance_uids, module_values, relocate,
+                                split_study_uid)
+from ..dicom.uids import strip_value
+from ..errors import ReshapeError, unknown_resource
+from ..requests import MergeRequest, SplitRequest
+from . import pipeline
+from .pipeline import PipelineResult, SourceInstance, StoredInstance
+
+PROVENANCE = "ModifiedFrom"
+
+
+@dataclass
+class StudyIndex:
+    """What Orthanc's index knows of one study: its UID, its series and instances with their UIDs."""
+
+    id: str
+    uid: str
+    patient: str
+    series_uids: Dict[str, str]             # series ID -> SeriesInstanceUID
+    series_instances: Dict[str, List[str]]  # series ID -> instance IDs
+    instances: Dict[str, Tuple[str, str]]   # instance ID -> (series ID, SOPInstanceUID)
+
+    @classmethod
+    def load(cls, study_id: str, study: Dict[str, Any]) -> "StudyIndex":
+        series = store.get_json(f"/studies/{study_id}/series")
+        instances = store.get_json(f"/studies/{study_id}/instances")
+        return cls(study_id, study.get("MainDicomTags", {}).get("StudyInstanceUID", ""), study["ParentPatient"],
+                   {s["ID"]: s.get("MainDicomTags", {}).get("SeriesInstanceUID", "") for s in series},
+                   {s["ID"]: list(s.get("Instances", [])) for s in series},
+                   {i["ID"]: (i["ParentSeries"], i.get("MainDicomTags", {}).get("SOPInstanceUID", ""))
+                    for i in instances})
+
+    def source(self, instance_id: str) -> SourceInstance:
+        return SourceInstance(instance_id, self.instances[instance_id][0], self.id, self.patient)
+
+    def member(self, instance_id: str) -> Tuple[str, str, str]:
+        """(StudyInstanceUID, SeriesInstanceUID, SOPInstanceUID) of one of its instances."""
+        series_id, sop_uid = self.instances[instance_id]
+        return strip_value(self.uid), strip_value(self.series_uids[series_id]), strip_value(sop_uid)
+
+    def whole(self, moved: Iterable[str]) -> List[str]:
+        """UIDs of this study and of its series all of whose instances are in `moved`."""
+        moved = set(moved)
+        result = [self.series_uids[s] for s, ids in self.series_instances.items() if ids and set(ids) <= moved]
+        if self.instances and set(self.instances) <= moved:
+            result.append(self.uid)
+        return result
+
+
+def _moved_set(scheme: UidScheme, moved: Dict[str, Tuple[str, str, str]], indexes: Iterable[StudyIndex]) -> MovedSet:
+    """The moved set (instance ID -> UIDs, from the index), with the series and studies that move whole."""
+    whole = [uid for index in indexes for uid in index.whole(moved)]
+    return MovedSet.of(scheme, moved.values(), whole)
+
+
+# --- split -------------------------------------------------------------------------------------------------
+
+@dataclass
+class SplitSource:
+    """The study being split; checks the Series/Instances of the request while it is parsed."""
+
+    index: StudyIndex
+
+    @classmethod
+    def load(cls, study_id: str) -> "SplitSource":
+        study = store.resource("Study", study_id)
+        if study is None:
+            raise unknown_resource(f"Cannot split unknown study: {study_id}")
+        return cls(StudyIndex.load(study_id, study))
+
+    def check_series(self, series_id: str, field_name: str) -> None:
+        if series_id not in self.index.series_uids:
+            raise unknown_resource(f"This series does not belong to the study to be split: {series_id}", field_name)
+
+    def check_instance(self, instance_id: str, field_name: str) -> None:
+        if instance_id not in self.index.instances:
+            raise unknown_resource(f"This instance does not belong to the study to be split: {instance_id}",
+                                   field_name)
+
+
+def split_study(source: SplitSource, request: SplitRequest, config: ReshapeConfig) -> Dict[str, Any]:
+    """Move the given series/instances of a study into a new study; answers the job content."""
+    return prepare_split(source, request, config)()
+
+
+def prepare_split(source: SplitSource, request: SplitRequest, config: ReshapeConfig) -> Callable[[], Dict[str, Any]]:
+    """Everything decided before any instance is read (the new StudyInstanceUID included); returns the work,
+    which can be run again (a resubmission) with the same result."""
+    index = source.index
+    ids = [i for s in request.series for i in index.series_instances[s]] + list(request.instances)
+    sources = [index.source(i) for i in dict.fromkeys(ids)]
+    study_uid = split_study_uid(config.uid_root, index.uid, (s.id for s in sources),
+                                ((tag, value) for tag, value, _ in request.replace),
+                                (tag for tag, _ in request.remove))
+    scheme = UidScheme(config.uid_root, study_uid)
+    expected = {s.id: index.member(s.id) for s in sources}
+    relocation = Relocation(scheme, _moved_set(scheme, expected, [index]), request.replace,
+                            tuple(tag for tag, _ in request.remove))
+
+    def work() -> Dict[str, Any]:
+        result = _move(sources, expected, relocation, request.job.permissive, request.keep_source, new_study=True)
+        answer = _answer(sources, result)
+        answer["TargetStudyUID"] = study_uid
+        if result.stored:
+            answer["TargetStudy"] = result.stored[0].study
+        return answer
+    return work
+
+
+# --- merge -------------------------------------------------------------------------------------------------
+
+_MERGEABLE = ("Study", "Series", "Instance")
+
+
+@dataclass
+class MergeTarget:
+    """The study merged into; checks the Resources of the request while it is parsed."""
+
+    index: StudyIndex
+    resolved: Dict[str, Tuple[str, Dict[str, Any]]] = field(default_factory=dict)  # ID -> (level, JSON)
+
+    @classmethod
+    def load(cls, study_id: str) -> "MergeTarget":
+        study = store.resource("Study", study_id)
+        if study is None:
+            raise unknown_resource(f"Cannot merge into an unknown study: {study_id}")
+        index = StudyIndex.load(study_id, study)
+        if not index.instances:
+            raise unknown_resource(f"Cannot merge into an empty study: {study_id}")
+        return cls(index)
+
+    def check_resource(self, resource_id: str, field_name: str) -> None:
+        for level in _MERGEABLE + ("Patient",):
+            found = store.resource(level, resource_id)
+            if found is not None:
+                break
+        else:
+            raise unknown_resource(f"Unknown resource: {resource_id}", field_name)
+        if level == "Patient":
+            raise unknown_resource(f"This resource is neither a study, nor a series, nor an instance: "
+                                   f"{resource_id}", field_name)
+        inside = {"Study": lambda: resource_id == self.index.id,
+                  "Series": lambda: resource_id in self.index.series_uids,
+                  "Instance": lambda: resource_id in self.index.instances}[level]()
+        if inside:
+            raise unknown_resource(f"Cannot merge a {level.lower()} of the target study into itself: "
+                                   f"{resource_id}", field_name)
+        self.resolved[resource_id] = (level, found)
+
+
+def merge_study(target: MergeTarget, request: MergeRequest, config: ReshapeConfig) -> Dict[str, Any]:
+    """Move the given studies/series/instances into the target study, which gives them its Patient and
+    General Study modules; answers the job content."""
+    return prepare_merge(target, request, config)()
+
+
+def prepare_merge(target: MergeTarget, request: MergeRequest, config: ReshapeConfig) -> Callable[[], Dict[str, Any]]:
+    """The sources, and the module values read from one instance of the target (as Orthanc does when the
+    job is created); returns the work, which can be run again with the same result."""
+    indexes: Dict[str, StudyIndex] = {}
+    sources: Dict[str, SourceInstance] = {}
+    for resource_id in request.resources:
+        level, resource = target.resolved[resource_id]
+        if level == "Study":
+            study_id = resource_id
+        elif level == "Series":
+            study_id = resource["ParentStudy"]
+        else:
+            study_id = store.get_json(f"/series/{resource['ParentSeries']}")["ParentStudy"]
+        if study_id not in indexes:
+            indexes[study_id] = StudyIndex.load(study_id, store.get_json(f"/studies/{study_id}"))
+        index = indexes[study_id]
+        ids = {"Study": list(index.instances), "Series": index.series_instances.get(resource_id, []),
+               "Instance": [resource_id]}[level]
+        for instance_id in ids:
+            sources.setdefault(instance_id, index.source(instance_id))
+    ordered = list(sources.values())
+    first = read_dataset(store.instance_dicom(next(iter(target.index.instances))))
+    replace, remove = module_values(first, merge_copied_tags())
+    scheme = UidScheme(config.uid_root, target.index.uid)
+    expected = {s.id: indexes[s.study].member(s.id) for s in ordered}
+    relocation = Relocation(scheme, _moved_set(scheme, expected, indexes.values()), replace, remove)
+
+    def work() -> Dict[str, Any]:
+        result = _move(ordered, expected, relocation, request.job.permissive, request.keep_source, new_study=False)
+        answer = _answer(ordered, result)
+        answer["TargetStudy"] = target.index.id
+        return answer
+    return work
+
+
+# --- both ----------------------------------------------------------------------------------------------------
+
+def _move(sources: Sequence[SourceInstance], expected_uids: Dict[str, Tuple[str, str, str]], relocation: Relocation,
+          permissive: bool, keep_source: bool, new_study: bool) -> PipelineResult:
+    """Relocate and store every source; provenance and labels; then (KeepSource false) delete the sources."""
+    labels = _source_labels(sources) if store.has_labels() else {}
+
+    def transform(data: bytes, source: SourceInstance) -> bytes:
+        dataset = read_dataset(data)
+        found, expected = instance_uids(dataset), expected_uids[source.id]
+        if found != expected:  # never move a file that is not the instance the index describes
+            raise ReshapeError("InternalError", f"The stored file of instance {source.id} does not match Orthanc's "
+                               f"index (Study/Series/SOP Instance UIDs {list(found)} instead of {list(expected)}): "
+                               "is the storage corrupted?")
+        relocate(dataset, relocation)
+        return write_dataset(dataset)
+
+    result = pipeline.run(sources, transform, permissive)
+    try:
+        _post_process(result.stored, labels, new_study)
+    except Exception as exc:
+        pipeline.rollback(result.stored)
+        if isinstance(exc, ReshapeError):
+            raise
+        raise ReshapeError("InternalError", f"Cannot record the provenance of the new instances: {exc}") from None
+    if not keep_source:
+        pipeline.delete_sources(result.stored)
+    return result
+
+
+def _source_labels(sources: Sequence[SourceInstance]) -> Dict[Tuple[str, str], list]:
+    """Labels of the source instances, series and studies, read before anything changes."""
+    labels: Dict[Tuple[str, str], list] = {}
+    for source in sources:
+        for level, resource_id in (("Instance", source.id), ("Series", source.series), ("Study", source.study)):
+            if (level, resource_id) not in labels:
+                labels[(level, resource_id)] = store.labels(level, resource_id)
+    return labels
+
+
+def _post_process(stored: Sequence[StoredInstance], labels: Dict[Tuple[str, str], list], new_study: bool) -> None:
+    """ModifiedFrom on each new instance and series (and on the new study of a split); labels of the
+    sources added to the new instance, series and study."""
+    done = set()
+    for instance in stored:
+        source = instance.source
+        for level, new_id, old_id in (("Instance", instance.id, source.id), ("Series", instance.series, source.series),
+                                      ("Study", instance.study, source.study)):
+            if (level, new_id, old_id) in done:
+                continue
+            done.add((level, new_id, old_id))
+            if level != "Study" or new_study:
+                store.set_metadata(level, new_id, PROVENANCE, old_id)
+            for label in labels.get((level, old_id), ()):
+                store.add_label(level, new_id, label)
+
+
+def _answer(sources: Sequence[SourceInstance], result: PipelineResult) -> Dict[str, Any]:
+    answer: Dict[str, Any] = {
+        "Description": "REST API",
+        "InstancesCount": len(sources),
+        "FailedInstancesCount": len(result.failures),
+    }
+    if result.failures:
+        answer["FailedInstances"] = result.failures
+    return answer
