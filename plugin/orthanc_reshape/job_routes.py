@@ -90,5 +90,6 @@ def register(config: ReshapeConfig) -> list:
     for pattern, handler in routes:
         store.register_route(config.mount + pattern, _guarded(handler))
     store.on_started(engine.load)
+    store.on_stopped(engine.shutdown)
     return [f"GET {config.mount}/jobs", f"GET {config.mount}/jobs/{{id}}",
             f"POST {config.mount}/jobs/{{id}}/{{{'|'.join(ACTIONS)}}}"]

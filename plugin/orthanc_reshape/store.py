@@ -85,22 +85,41 @@ def register_route(uri_regex: str, callback) -> None:
 
 
 _started_callbacks: list = []
+_stopped_callbacks: list = []
+_change_callback_registered = False
 
 
 def on_started(callback) -> None:
-    """Call `callback()` once Orthanc has started (the database is available then). Several callbacks may
-    be registered: orthanc-python keeps one change callback, so this module registers it once."""
+    """Call `callback()` once Orthanc has started (the database is available then)."""
     _started_callbacks.append(callback)
-    if len(_started_callbacks) > 1:
+    _register_change_callback()
+
+
+def on_stopped(callback) -> None:
+    """Call `callback()` when Orthanc begins to stop."""
+    _stopped_callbacks.append(callback)
+    _register_change_callback()
+
+
+def _register_change_callback() -> None:
+    """orthanc-python keeps one change callback: this module registers it once and dispatches."""
+    global _change_callback_registered
+    if _change_callback_registered:
         return
+    _change_callback_registered = True
 
     def on_change(change_type, level, resource) -> None:
         if change_type == orthanc.ChangeType.ORTHANC_STARTED:
-            for registered in list(_started_callbacks):
-                try:
-                    registered()
-                except Exception as exc:  # one failing start-up task must not stop the others
-                    log_error(f"Orthanc Reshape: start-up task failed: {type(exc).__name__}: {exc}")
+            callbacks = _started_callbacks
+        elif change_type == orthanc.ChangeType.ORTHANC_STOPPED:
+            callbacks = _stopped_callbacks
+        else:
+            return
+        for registered in list(callbacks):
+            try:
+                registered()
+            except Exception as exc:  # one failing task must not stop the others
+                log_error(f"Orthanc Reshape: start-up/stop task failed: {type(exc).__name__}: {exc}")
     orthanc.RegisterOnChangeCallback(on_change)
 
 

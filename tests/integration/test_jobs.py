@@ -243,3 +243,37 @@ def test_a_job_interrupted_by_a_crash_is_rolled_back_at_the_next_start(
     assert {**after, "Timestamp": None} == {**kept, "Timestamp": None}
     assert all(server.get_json(f"/patients/{p}")["MainDicomTags"]["PatientID"] == "JOBS" for p in server.patients())
     assert server.post(f"/jobs/{job_id}/resubmit").status == 400  # its request is not kept across a restart
+
+
+def test_a_clean_stop_leaves_either_a_finished_job_or_a_rolled_back_one(
+        make_orthanc: Callable[..., OrthancServer]) -> None:
+    server = make_orthanc()
+    count = 400
+    study = upload_study(server, count)
+    job_id = submit(server, f"/studies/{study}/anonymize", {})
+    wait_state(server, job_id, ("Running",), progress_above=5)
+    server.stop()  # SIGTERM: the running job is interrupted and rolls back, or finishes first
+    server.start()
+    job = server.get_json(f"/jobs/{job_id}")
+    if job["State"] == "Success":
+        assert len(server.instances()) == 2 * count
+    else:
+        assert job["State"] == "Failure" and "Orthanc stopped while this job was running" in job["ErrorDetails"], job
+        assert len(server.instances()) == count
+    assert server.get_json(f"/studies/{study}")["MainDicomTags"]["StudyDescription"] == "Jobs"
+
+
+def test_mounted_jobs_live_under_the_mount_point(clean_mounted: OrthancServer) -> None:
+    study = upload_study(clean_mounted, 2)
+    answer = clean_mounted.post_json(f"/reshape/studies/{study}/modify",
+                                     {"Asynchronous": True, "Replace": {"StudyDescription": "M"}})
+    assert answer["Path"] == f"/reshape/jobs/{answer['ID']}"
+    deadline = time.monotonic() + 30
+    while (job := clean_mounted.get_json(answer["Path"]))["State"] not in ("Success", "Failure"):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert job["State"] == "Success"
+    assert clean_mounted.get(f"/jobs/{answer['ID']}").status == 404  # Orthanc's own routes do not know it
+    assert answer["ID"] in clean_mounted.get_json("/reshape/jobs")
+    archive = clean_mounted.post_json(f"/studies/{study}/archive", {"Asynchronous": True})["ID"]
+    assert clean_mounted.get_json(f"/reshape/jobs/{archive}")["Type"] == "Archive"

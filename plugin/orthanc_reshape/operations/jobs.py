@@ -193,6 +193,7 @@ class JobEngine:
         self._jobs: Dict[str, Job] = {}  # oldest first
         self._loaded = False
         self._running = 0
+        self._stopping = False
 
     # -- start-up ------------------------------------------------------------------------------
 
@@ -258,6 +259,8 @@ class JobEngine:
     def submit(self, job_type: str, run: Run, priority: int = 0, user_data: Any = None) -> str:
         self.load()
         with self._cond:
+            if self._stopping:
+                raise ReshapeError("InternalError", "Orthanc is stopping: no new job is accepted")
             used = {job.slot for job in self._jobs.values()}
             slot = next((s for s in range(SLOTS) if s not in used), None)
             if slot is None:
@@ -271,7 +274,7 @@ class JobEngine:
 
     def _dispatch(self) -> None:
         """Give free workers to the best pending jobs (lowest Priority value, then oldest). Lock held."""
-        while self._running < self.workers:
+        while self._running < self.workers and not self._stopping:
             pending = [job for job in self._jobs.values() if job.state == PENDING]
             if not pending:
                 return
@@ -304,8 +307,13 @@ class JobEngine:
                                   lambda: job.cancel_requested)
             outcome = (SUCCESS, content or {}, (0, "Success", ""))
         except pipeline.Interrupted:
-            outcome = (FAILURE, {}, CANCELED_JOB + ("The job was canceled: every instance it had stored was "
-                                                    "removed; its sources are intact",))
+            if self._stopping:
+                outcome = (FAILURE, {}, (ORTHANC_ERRORS["InternalError"][0], ORTHANC_ERRORS["InternalError"][1],
+                                         "Orthanc stopped while this job was running: every instance it had "
+                                         "stored was removed; its sources are intact"))
+            else:
+                outcome = (FAILURE, {}, CANCELED_JOB + ("The job was canceled: every instance it had stored was "
+                                                        "removed; its sources are intact",))
         except ReshapeError as error:
             code, description, _ = ORTHANC_ERRORS[error.kind]
             outcome = (FAILURE, {}, (code, description, error.details))
@@ -323,6 +331,26 @@ class JobEngine:
             self.records.save(job)
             self._forget_old_jobs()
             self._dispatch()
+            self._cond.notify_all()
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Orthanc is stopping: interrupt the running jobs (each rolls back what it stored and fails) and wait for
+        them; pending jobs stay in the database and are reported at the next start. Whatever does not finish in
+        time is rolled back at the next start from its journal."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self._stopping = True
+            for job in self._jobs.values():
+                if job.state == RUNNING or job.waiting:
+                    job.cancel_requested = True
+            self._cond.notify_all()
+            while any(job.holds_worker or job.waiting for job in self._jobs.values()):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    store.log_error("Orthanc Reshape: jobs still running at stop; they are rolled back at the next "
+                                    "start")
+                    return
+                self._cond.wait(remaining)
 
     def _forget_old_jobs(self) -> None:
         finished = [job for job in self._jobs.values() if job.state not in ACTIVE_STATES]
