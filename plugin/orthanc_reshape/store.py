@@ -8,6 +8,7 @@ from typing import Any, Dict
 import orthanc
 
 from .errors import ReshapeError
+from .loopback import LoopbackClient
 
 # Global property of the plugin (plugins must use ids >= 1024): the Anonymized<N> counter.
 ANONYMIZATION_COUNTER_PROPERTY = 5471
@@ -278,3 +279,54 @@ def lookup_patient(patient_id: str) -> str | None:
 
 def overwrite_instances() -> bool:
     return bool(configuration().get("OverwriteInstances", False))
+
+
+# --- loopback HTTP transport (see loopback.py) ---------------------------------------------------
+
+_loopback_lock = threading.Lock()
+_loopback: Dict[str, Any] = {"checked": False, "client": None}
+
+
+def loopback_client() -> "LoopbackClient | None":
+    """A client to this Orthanc's own HTTP port, or None when it does not answer (checked once)."""
+    with _loopback_lock:
+        if not _loopback["checked"]:
+            _loopback["checked"] = True
+            config = configuration()
+            try:
+                token = orthanc.GenerateRestApiAuthorizationToken()
+            except (AttributeError, orthanc.OrthancException):
+                token = None
+            client = LoopbackClient(int(config.get("HttpPort", 8042)), token, bool(config.get("SslEnabled", False)))
+            try:
+                status, _ = client.request("GET", "/system")
+            except OSError as exc:
+                status = f"unreachable ({exc})"
+            if status == 200:
+                _loopback["client"] = client
+            else:
+                log_info(f"Orthanc Reshape: Orthanc's HTTP port answers {status} on loopback: "
+                         "instances are read and stored through the plugin SDK")
+        return _loopback["client"]
+
+
+def fetch_instance(instance_id: str, client: "LoopbackClient | None") -> bytes:
+    """The DICOM file of an instance, through `client` when given, else the SDK."""
+    if client is None:
+        return instance_dicom(instance_id)
+    status, body = client.request("GET", f"/instances/{instance_id}/file")
+    if status != 200:
+        raise ReshapeError("UnknownResource" if status == 404 else "InternalError",
+                           f"Cannot read instance {instance_id}: HTTP {status}")
+    return body
+
+
+def save_instance(dicom: bytes, client: "LoopbackClient | None") -> Dict[str, Any]:
+    """Store a DICOM file through `client` when given, else the SDK; Orthanc's answer."""
+    if client is None:
+        return store_instance(dicom)
+    status, body = client.request("POST", "/instances", dicom)
+    if status != 200:
+        raise ReshapeError("CannotStoreInstance", f"Orthanc refused to store the new instance: HTTP {status} "
+                           f"{body[:300].decode('utf-8', 'replace')}")
+    return json.loads(body)

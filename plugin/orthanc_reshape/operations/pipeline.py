@@ -7,6 +7,7 @@ after every replacement is stored.
 """
 from __future__ import annotations
 
+import sys
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -111,38 +112,135 @@ def monitored(monitor: Monitor) -> Iterator[Monitor]:
         _current.monitor = previous
 
 
+# Instances processed at once by one request (config "Reshape.StoreWorkers"), and whether they are read
+# and stored through Orthanc's HTTP port on loopback (config "Reshape.LoopbackHttp").
+_settings = {"workers": 4, "loopback": True}
+_switch_lock = threading.Lock()
+_switch = {"runs": 0, "interval": sys.getswitchinterval()}
+
+
+def configure(workers: int, loopback: bool) -> None:
+    _settings.update(workers=workers, loopback=loopback)
+
+
+@contextmanager
+def _short_switch_interval() -> Iterator[None]:
+    """While workers run, let Python switch threads often: a worker waiting on a socket answer then
+    gets the GIL back soon after the answer arrives."""
+    with _switch_lock:
+        if _switch["runs"] == 0:
+            _switch["interval"] = sys.getswitchinterval()
+            sys.setswitchinterval(0.0005)
+        _switch["runs"] += 1
+    try:
+        yield
+    finally:
+        with _switch_lock:
+            _switch["runs"] -= 1
+            if _switch["runs"] == 0:
+                sys.setswitchinterval(_switch["interval"])
+
+
+class _Run:
+    """The shared state of one pipeline run over its worker threads."""
+
+    def __init__(self, sources: Sequence[SourceInstance], transform: Callable[[bytes, SourceInstance], bytes],
+                 permissive: bool, monitor: Monitor, client) -> None:
+        self.sources, self.transform, self.permissive, self.monitor = sources, transform, permissive, monitor
+        self.client = client
+        self.lock = threading.Lock()          # the fields below
+        self.monitor_lock = threading.Lock()  # calls to the monitor, one at a time
+        self.next = 0
+        self.done = 0
+        self.stored: Dict[int, StoredInstance] = {}
+        self.failures: Dict[int, Dict[str, str]] = {}
+        self.error: Optional[tuple] = None    # (source, ReshapeError) of the first non-permissive failure
+        self.interrupted = False
+
+    def _take(self) -> Optional[int]:
+        with self.lock:
+            if self.error or self.interrupted or self.next >= len(self.sources):
+                return None
+            self.next += 1
+            return self.next - 1
+
+    def _progress(self) -> None:
+        with self.lock:
+            self.done += 1
+            done = self.done
+        with self.monitor_lock:
+            self.monitor.progress(done, len(self.sources))
+
+    def work(self) -> None:
+        """One worker: take the next source instance until none is left or the run stops."""
+        while True:
+            index = self._take()
+            if index is None:
+                return
+            source = self.sources[index]
+            try:
+                with self.monitor_lock:
+                    self.monitor.checkpoint()
+            except Interrupted:
+                with self.lock:
+                    self.interrupted = True
+                return
+            try:
+                dicom = self.transform(store.fetch_instance(source.id, self.client), source)
+                with self.monitor_lock:
+                    self.monitor.will_store(dicom)
+                answer = store.save_instance(dicom, self.client)
+            except Exception as exc:  # one instance failed: stop the run, or record it
+                error = exc if isinstance(exc, ReshapeError) else ReshapeError(
+                    "InternalError", f"{type(exc).__name__}: {exc}")
+                with self.lock:
+                    if not self.permissive:
+                        self.error = self.error or (source, error)
+                        return
+                    self.failures[index] = {"ID": source.id, "Error": error.details}
+                store.log_error(f"Orthanc Reshape: instance {source.id} failed (permissive): {error.details}")
+                self._progress()
+                continue
+            stored = StoredInstance(source, answer["ID"], answer["ParentSeries"], answer["ParentStudy"],
+                                    answer["ParentPatient"], answer.get("Status") != "AlreadyStored")
+            with self.lock:
+                self.stored[index] = stored
+            with self.monitor_lock:
+                self.monitor.stored(stored.id, stored.newly_stored)
+            self._progress()
+
+
 def run(sources: Sequence[SourceInstance], transform: Callable[[bytes, SourceInstance], bytes],
         permissive: bool, monitor: Optional[Monitor] = None) -> PipelineResult:
-    """Transform and store every source instance, in order (reporting to the job's monitor, if any)."""
+    """Transform and store every source instance (several at a time), reporting to the job's monitor.
+
+    The result lists the stored instances in the order of `sources`. Without `permissive`, the first
+    failure stops the run and everything it stored is removed (PipelineFailure); an interrupted job
+    is rolled back the same way (Interrupted)."""
     monitor = monitor or current_monitor()
-    result = PipelineResult()
     monitor.progress(0, len(sources))
-    for done, source in enumerate(sources):
-        try:
-            monitor.checkpoint()
-        except Interrupted:
-            rollback(result.stored)
-            raise
-        try:
-            dicom = transform(store.instance_dicom(source.id), source)
-            monitor.will_store(dicom)
-            answer = store.store_instance(dicom)
-        except Exception as exc:  # one instance failed: roll back or record
-            error = exc if isinstance(exc, ReshapeError) else ReshapeError("InternalError", f"{type(exc).__name__}: {exc}")
-            if not permissive:
-                rollback(result.stored)
-                raise PipelineFailure(error.kind, f"Instance {source.id} failed: {error.details}; nothing was "
-                                      f"changed (the {len(result.stored)} instance(s) stored before were removed)",
-                                      error.field) from None
-            store.log_error(f"Orthanc Reshape: instance {source.id} failed (permissive): {error.details}")
-            result.failures.append({"ID": source.id, "Error": error.details})
-            monitor.progress(done + 1, len(sources))
-            continue
-        result.stored.append(StoredInstance(source, answer["ID"], answer["ParentSeries"], answer["ParentStudy"],
-                                            answer["ParentPatient"], answer.get("Status") != "AlreadyStored"))
-        monitor.stored(answer["ID"], result.stored[-1].newly_stored)
-        monitor.progress(done + 1, len(sources))
-    return result
+    workers = max(1, min(_settings["workers"], len(sources)))
+    client = store.loopback_client() if _settings["loopback"] and workers > 1 else None
+    state = _Run(sources, transform, permissive, monitor, client)
+    if workers == 1:
+        state.work()
+    else:
+        with _short_switch_interval():
+            threads = [threading.Thread(target=state.work, name=f"reshape-worker-{i}") for i in range(workers)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+    stored = [state.stored[index] for index in sorted(state.stored)]
+    if state.interrupted:
+        rollback(stored)
+        raise Interrupted()
+    if state.error:
+        source, error = state.error
+        rollback(stored)
+        raise PipelineFailure(error.kind, f"Instance {source.id} failed: {error.details}; nothing was "
+                              f"changed (the {len(stored)} instance(s) stored before were removed)", error.field)
+    return PipelineResult(stored, [state.failures[index] for index in sorted(state.failures)])
 
 
 def rollback(stored: Sequence[StoredInstance]) -> None:
