@@ -5,7 +5,8 @@ import re
 
 from pydicom.dataset import Dataset
 
-from dicom_files import make_ct_series, make_rtstruct_for, make_sr_with_evidence, make_study, to_bytes
+from dicom_files import (make_ct_series, make_presentation_state_for, make_rtstruct_for, make_sr_with_evidence,
+                         make_study, to_bytes)
 from orthanc_reshape.dicom.files import read_dataset, write_dataset
 from orthanc_reshape.dicom.profiles import merge_copied_tags, split_allowed_tags
 from orthanc_reshape.dicom.relocation import (MovedSet, Relocation, UidScheme, module_values, relocate,
@@ -218,3 +219,19 @@ def test_relocate_is_deterministic_and_keeps_pixel_data_verbatim() -> None:
     relocate(second, relocation)
     assert write_dataset(first) == write_dataset(second)
     assert read_dataset(write_dataset(first)).PixelData == image.PixelData
+
+
+def test_presentation_state_moved_with_its_images_follows_them() -> None:
+    images = make_study(series_count=2, instances_per_series=2)
+    pr = make_presentation_state_for(images)
+    scheme = UidScheme("2.25", "6.6")
+    moved = MovedSet.of(scheme, members(images[:2] + [pr]))  # the first series moves, the second stays
+    ds = stored(pr)
+    rewrite_references(ds, moved)
+    first, second = ds.ReferencedSeriesSequence
+    assert first.SeriesInstanceUID == moved.series[str(images[0].SeriesInstanceUID)]
+    assert [r.ReferencedSOPInstanceUID for r in first.ReferencedImageSequence] == \
+        [moved.instances[str(i.SOPInstanceUID)] for i in images[:2]]
+    assert second.SeriesInstanceUID == images[2].SeriesInstanceUID
+    assert [r.ReferencedSOPInstanceUID for r in second.ReferencedImageSequence] == \
+        [i.SOPInstanceUID for i in images[2:]]
