@@ -47,12 +47,13 @@ def _is_copyable(element: RawDataElement, encoding: _Encoding) -> bool:
             and element.value is not None and not element.is_buffered)
 
 
-def _write_items(out: List[bytes], ds: Dataset, encoding: _Encoding, encodings: List[str]) -> None:
-    """Append the encoded elements of `ds` (a dataset or a sequence item) to `out`."""
+def _write_items(out: List[bytes], ds: Dataset, encoding: _Encoding, encodings: List[str],
+                 meta: bool = False) -> None:
+    """Append the encoded elements of `ds` (a dataset or a sequence item; the file meta if `meta`) to `out`."""
     if 0x00080005 in ds:  # an item may declare its own character set
         encodings = convert_encodings(ds.get("SpecificCharacterSet") or "ISO_IR 6")
     for tag in sorted(ds._dict):
-        if tag >> 16 == 0x0002 or tag & 0xFFFF == 0:
+        if (tag >> 16 == 0x0002) != meta or tag & 0xFFFF == 0:
             continue  # file meta is written apart; group lengths are not written
         element = ds._dict[tag]
         if isinstance(element, RawDataElement):
@@ -91,6 +92,24 @@ def _write_sequence(out: List[bytes], element: DataElement, encoding: _Encoding,
         out.append(value)
 
 
+_REQUIRED_META = (0x00020001, 0x00020002, 0x00020003, 0x00020010, 0x00020012, 0x00020013)
+_META_ENCODING = _Encoding(implicit=False, little=True)
+
+
+def _encode_meta(file_meta: Dataset) -> bytes:
+    """The File Meta Information group, with its group length (what write_file_meta_info writes when
+    nothing is missing; it completes an incomplete group, so it still writes those)."""
+    if not all(tag in file_meta._dict for tag in _REQUIRED_META):
+        buffer = DicomBytesIO()
+        buffer.is_little_endian, buffer.is_implicit_VR = True, False
+        write_file_meta_info(buffer, file_meta, enforce_standard=True)
+        return buffer.getvalue()
+    elements: List[bytes] = []
+    _write_items(elements, file_meta, _META_ENCODING, ["iso8859"], meta=True)
+    group = b"".join(elements)
+    return _META_ENCODING.header(0x00020000, "UL", 4) + struct.pack("<L", len(group)) + group
+
+
 def encode_file(ds: Dataset) -> bytes:
     """The Part-10 file of `ds` (preamble, DICM, file meta, dataset) in its own transfer syntax; the
     meta header's MediaStorageSOPClassUID/InstanceUID are set to the dataset's (as dcmwrite does).
@@ -104,9 +123,6 @@ def encode_file(ds: Dataset) -> bytes:
     if "SOPInstanceUID" in ds and "SOPClassUID" in ds:  # the meta header follows the dataset, as in DCMTK
         file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
         file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    meta = DicomBytesIO()
-    meta.is_little_endian, meta.is_implicit_VR = True, False
-    write_file_meta_info(meta, file_meta, enforce_standard=True)
-    out: List[bytes] = [getattr(ds, "preamble", None) or b"\x00" * 128, b"DICM", meta.getvalue()]
+    out: List[bytes] = [getattr(ds, "preamble", None) or b"\x00" * 128, b"DICM", _encode_meta(file_meta)]
     _write_items(out, ds, encoding, convert_encodings(ds.get("SpecificCharacterSet") or "ISO_IR 6"))
     return b"".join(out)
