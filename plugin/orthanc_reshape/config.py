@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any, Dict
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, Tuple
 
 from .dicom import profiles
 from .dicom.uids import DEFAULT_UID_ROOT
@@ -15,6 +15,49 @@ class ConfigurationError(ValueError):
     """The "Reshape" configuration section is invalid (reported in Orthanc's log at start-up)."""
 
 
+MIN_KEY_LENGTH = 16
+
+
+@dataclass(frozen=True)
+class PseudonymizationConfig:
+    """"Reshape.Pseudonymization": one secret key per project, the UID root of keyed UIDs, the export switch."""
+
+    projects: Tuple[Tuple[str, str], ...] = ()  # (project name, key)
+    uid_root: str = DEFAULT_UID_ROOT
+    export_mapping: bool = False               # GET .../pseudonyms/{project}/... routes enabled
+
+    def key(self, project: str) -> Optional[str]:
+        return dict(self.projects).get(project)
+
+
+def _parse_pseudonymization(section: Dict[str, Any]) -> PseudonymizationConfig:
+    value = section.get("Pseudonymization", {}) or {}
+    name = '"Reshape.Pseudonymization'
+    if not isinstance(value, dict):
+        raise ConfigurationError(f'{name}" must be a JSON object')
+    projects = value.get("Projects", {})
+    projects = {} if projects is None else projects
+    if not isinstance(projects, dict):
+        raise ConfigurationError(f'{name}.Projects" must be a JSON object: project name -> {{"Key": "..."}}')
+    parsed = []
+    for project, entry in projects.items():
+        if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", project):
+            raise ConfigurationError(f'{name}.Projects": project names use letters, digits, ".", "_", "-" '
+                                     f'(got {project!r})')
+        key = entry.get("Key") if isinstance(entry, dict) else None
+        if not isinstance(key, str) or len(key) < MIN_KEY_LENGTH:
+            raise ConfigurationError(f'{name}.Projects.{project}.Key" must be a secret string of at least '
+                                     f'{MIN_KEY_LENGTH} characters (e.g. the output of "openssl rand -hex 32")')
+        parsed.append((project, key))
+    uid_root = value.get("UidRoot", DEFAULT_UID_ROOT)
+    if not isinstance(uid_root, str) or not _UID_ROOT.match(uid_root) or len(uid_root) > 24:
+        raise ConfigurationError(f'{name}.UidRoot" must be a UID root of at most 24 characters, e.g. "2.25"')
+    export = value.get("ExportMapping", False)
+    if not isinstance(export, bool):
+        raise ConfigurationError(f'{name}.ExportMapping" must be true or false')
+    return PseudonymizationConfig(tuple(parsed), uid_root, export)
+
+
 @dataclass(frozen=True)
 class ReshapeConfig:
     """Options of the "Reshape" section (documented in the README)."""
@@ -23,6 +66,7 @@ class ReshapeConfig:
     default_dicom_version: str = "2023b"  # DicomVersion of anonymize requests that give none
     uid_root: str = DEFAULT_UID_ROOT     # root of generated UIDs ("2.25" = UUID-derived UIDs)
     default_private_creator: str = ""    # Orthanc's global "DefaultPrivateCreator"
+    pseudonymization: PseudonymizationConfig = field(default_factory=PseudonymizationConfig)
     jobs_workers: int = 1                # asynchronous jobs run at most this many at a time
     jobs_history_size: int = 100         # finished jobs kept (in Orthanc's database) for GET /jobs
 
@@ -44,7 +88,8 @@ def parse_config(orthanc_config: Dict[str, Any]) -> ReshapeConfig:
     creator = orthanc_config.get("DefaultPrivateCreator", "")
     workers = _positive_int(section, "JobsWorkers", ReshapeConfig.jobs_workers, 64)
     history = _positive_int(section, "JobsHistorySize", ReshapeConfig.jobs_history_size, 1000)
-    return ReshapeConfig(mount=mount.rstrip("/"), default_dicom_version=version, uid_root=uid_root,
+    pseudonymization = _parse_pseudonymization(section)
+    return ReshapeConfig(pseudonymization=pseudonymization, mount=mount.rstrip("/"), default_dicom_version=version, uid_root=uid_root,
                          default_private_creator=creator if isinstance(creator, str) else "",
                          jobs_workers=workers, jobs_history_size=history)
 

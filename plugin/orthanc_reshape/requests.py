@@ -10,8 +10,12 @@ from pydicom.uid import AllTransferSyntaxes
 from .config import ReshapeConfig
 from .dicom import profiles
 from .dicom.paths import TagPath, parse_path
+from .dicom.plan import DEIDENTIFICATION_METHOD as DEDENT_METHOD
 from .dicom.plan import EditPlan, Replacement, anonymization_plan, modification_plan
+from .dicom import annex_e
+from .dicom.deidentify import DEFAULT_MAX_DAYS, Deidentification
 from .dicom.profiles import load_profile
+from .dicom.pseudonyms import Pseudonymizer
 from .dicom.tags import dictionary_vr, format_tag, keyword, parse_tag
 from .dicom.uids import Level
 from .errors import ReshapeError, bad_format, bad_request, bad_type, out_of_range
@@ -83,14 +87,23 @@ class EditRequest:
     remove_private_tags: bool  # modify only
     keep_private_tags: bool    # anonymize only
     dicom_version: str         # anonymize only
+    # Orthanc Reshape's additions to anonymize (docs/deidentification.md); the defaults are Orthanc's behaviour.
+    deidentification: Deidentification = Deidentification()  # Pseudonymize, ShiftDates, RetainUIDs
+    options: Tuple[str, ...] = ()                            # Annex E option names ("Options")
 
     def plan(self, orthanc_version: str, patient_name=lambda: "Anonymized", level=None) -> EditPlan:
         """The EditPlan of this request (`patient_name` gives Anonymized<N> when the profile needs it)."""
         if self.is_anonymization:
-            return anonymization_plan(
-                load_profile(self.dicom_version), self.replace, self.remove, self.keep, force=self.force,
+            profile = annex_e.with_options(load_profile(self.dicom_version), self.options)
+            if self.deidentification.pseudonymize:  # a keyed name per patient replaces Anonymized<N>
+                patient_name = self.deidentification.patient_name_placeholder()
+            plan = anonymization_plan(
+                profile, self.replace, self.remove, self.keep, force=self.force,
                 keep_private=self.keep_private_tags, private_creator=self.private_creator,
                 orthanc_version=orthanc_version, patient_name=patient_name)
+            if self.options or self.deidentification.active:
+                _record_method(plan, self.replace, self.options)
+            return plan
         return modification_plan(self.replace, self.remove, self.keep, force=self.force,
                                  remove_private=self.remove_private_tags,
                                  private_creator=self.private_creator, level=level)
@@ -114,8 +127,85 @@ def parse_edit_request(body: Dict[str, Any], anonymize: bool, config: ReshapeCon
         if version not in profiles.versions():
             raise out_of_range(f"Unknown DICOM version: {version!r} (expected one of "
                                f"{', '.join(profiles.versions())})", "DicomVersion")
+    deidentification, names = _deidentification(body, config) if anonymize else (Deidentification(), ())
     return EditRequest(anonymize, replace, remove, keep, force, private_creator, transcode, keep_labels,
-                       remove_private, keep_private, version)
+                       remove_private, keep_private, version, deidentification=deidentification, options=names)
+
+
+DEIDENTIFICATION_METHOD_CODES = 0x00120064
+
+
+def _record_method(plan: EditPlan, replace: Tuple[Replacement, ...], names: Tuple[str, ...]) -> None:
+    """DeidentificationMethod names the options; DeidentificationMethodCodeSequence lists their codes
+    (unless the request sets that sequence itself)."""
+    if DEDENT_METHOD in plan.replace and plan.replace[DEDENT_METHOD][1] == "DeidentificationMethod" and names:
+        method = "\\".join((plan.replace[DEDENT_METHOD][0],) + names)  # LO, multi-valued
+        plan.replace[DEDENT_METHOD] = (method, "DeidentificationMethod")
+    if DEIDENTIFICATION_METHOD_CODES not in {path.tag for path, _, _ in replace if path.is_top_level} \
+            and DEIDENTIFICATION_METHOD_CODES not in plan.keep:
+        plan.replace[DEIDENTIFICATION_METHOD_CODES] = (annex_e.method_codes(names), "DeidentificationMethodCodeSequence")
+
+
+def _pseudonymize_project(body: Dict[str, Any]) -> Optional[str]:
+    value = body.get("Pseudonymize", False)
+    if value is True:
+        return "default"
+    if value is False:
+        return None
+    if isinstance(value, dict) and isinstance(value.get("Project"), str) and value["Project"]:
+        return value["Project"]
+    raise bad_format("Member \"Pseudonymize\" should be true, false or {\"Project\": \"<name>\"}", "Pseudonymize")
+
+
+def _shift_max_days(body: Dict[str, Any]) -> Optional[int]:
+    value = body.get("ShiftDates", False)
+    if value is True:
+        return DEFAULT_MAX_DAYS
+    if value is False:
+        return None
+    days = value.get("MaxDays", DEFAULT_MAX_DAYS) if isinstance(value, dict) else None
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 36500:
+        raise bad_format("Member \"ShiftDates\" should be true, false or {\"MaxDays\": <1 to 36500>}", "ShiftDates")
+    return days
+
+
+def _options(body: Dict[str, Any]) -> Tuple[str, ...]:
+    value = body.get("Options", [])
+    allowed = annex_e.selectable_options()
+    if not isinstance(value, list):
+        raise bad_format("Member \"Options\" should be an array of option names", "Options")
+    for index, name in enumerate(value):
+        if name not in allowed:
+            raise out_of_range(f"Unknown or unsupported Annex E option {name!r} (expected some of "
+                               f"{', '.join(allowed)})", f"Options[{index}]")
+    return tuple(dict.fromkeys(value))
+
+
+def _deidentification(body: Dict[str, Any], config: ReshapeConfig) -> Tuple[Deidentification, Tuple[str, ...]]:
+    """Pseudonymize, ShiftDates and Options of an anonymize body (validated, with the project's key)."""
+    project = _pseudonymize_project(body)
+    max_days = _shift_max_days(body)
+    names = _options(body)
+    if annex_e.MODIFIED_DATES in names and max_days is None:
+        max_days = DEFAULT_MAX_DAYS
+    if max_days is not None and annex_e.MODIFIED_DATES not in names:
+        names += (annex_e.MODIFIED_DATES,)
+    if annex_e.MODIFIED_DATES in names and annex_e.FULL_DATES in names:
+        raise bad_request("RetainLongitudinalFullDates keeps the dates, ShiftDates (RetainLongitudinalModifiedDates) "
+                          "shifts them: choose one", "Options")
+    keyed = None
+    if project is not None or max_days is not None:
+        name = project or "default"
+        settings = config.pseudonymization
+        key = settings.key(name)
+        if key is None:
+            raise bad_request(
+                f"No pseudonymization key is configured for project {name!r}: add "
+                f"\"Reshape\": {{\"Pseudonymization\": {{\"Projects\": {{\"{name}\": {{\"Key\": \"<secret>\"}}}}}}}} to "
+                "Orthanc's configuration (a secret of at least 16 characters, e.g. from \"openssl rand -hex 32\"; "
+                "keep it: the same key gives the same pseudonyms)", "Pseudonymize" if project else "ShiftDates")
+        keyed = Pseudonymizer(name, key.encode("utf-8"), settings.uid_root)
+    return Deidentification(keyed, project is not None, max_days, annex_e.RETAIN_UIDS in names), names
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import pydicom
 from . import __version__, job_routes, store
 from .config import ConfigurationError, ReshapeConfig, parse_config
 from .errors import ReshapeError
+from . import pseudonym_routes
 from .operations import jobs, modify, split_merge
 from .requests import (parse_edit_request, parse_json_object, parse_merge_request,
                        parse_resource_edit_request, parse_split_request)
@@ -113,6 +114,8 @@ def register() -> None:
         store.register_route(uri, _callback(config, method, handler))
         mounted.append(f"{method} {re.sub(re.escape(_ID), '{id}', uri)}")
     mounted += job_routes.register(config)
+
+    mounted += pseudonym_routes.register(config)
 
     def log_startup() -> None:
         store.log_info(

@@ -189,7 +189,8 @@ LEVEL_URIS = {"Patient": "patients", "Study": "studies", "Series": "series", "In
 
 # Metadata the plugin writes (user-defined range; Orthanc's REST API refuses writing the system
 # metadata ModifiedFrom/AnonymizedFrom, so the plugin uses these ids, named in orthanc.json's UserMetadata).
-METADATA_IDS = {"ModifiedFrom": 4301, "AnonymizedFrom": 4302}
+METADATA_IDS = {"ModifiedFrom": 4301, "AnonymizedFrom": 4302,
+                "Pseudonyms": 4303}  # pseudonym -> original mapping (operations/pseudonym_mapping.py)
 
 
 def get_json(uri: str) -> Any:

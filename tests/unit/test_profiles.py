@@ -9,8 +9,8 @@ from orthanc_reshape.dicom.tags import MAIN_IDENTIFIERS, PATIENT_ID, PATIENT_NAM
 T = parse_tag
 
 
-def test_the_four_versions_orthanc_knows():
-    assert versions() == ("2008", "2017c", "2021b", "2023b")
+def test_the_four_versions_orthanc_knows_and_2026a():
+    assert versions() == ("2008", "2017c", "2021b", "2023b", "2026a")
 
 
 @pytest.mark.parametrize("version,remove,clear,uids,ranges", [

@@ -38,13 +38,16 @@ def _table() -> dict:
 
 
 def versions() -> Tuple[str, ...]:
-    """Every DicomVersion name a request may give."""
-    return tuple(_table()["profiles"])
+    """Every DicomVersion name a request may give: Orthanc's, and "2026a" (annex_e.py, Reshape only)."""
+    return tuple(_table()["profiles"]) + ("2026a",)
 
 
 @lru_cache(maxsize=None)
 def load_profile(version: str) -> Profile:
     """The profile of a DicomVersion (KeyError if unknown: validate with versions() first)."""
+    if version == "2026a":
+        from .annex_e import profile_2026a  # built from the Annex E table, which imports this module
+        return profile_2026a()
     data = _table()["profiles"][version]
     by_action = {}
     for row in data["tags"]:

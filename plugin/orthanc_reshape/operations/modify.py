@@ -8,14 +8,13 @@ from typing import Any, Callable, Dict, Optional, Sequence
 
 from .. import store
 from ..config import ReshapeConfig
-from ..dicom.edit import apply_plan
 from ..dicom.files import read_dataset, write_dataset
 from ..dicom.plan import EditPlan, detect_level
 from ..dicom.tags import PATIENT_ID, SERIES_UID, SOP_UID, STUDY_UID
 from ..dicom.uids import Level, UidMap, random_identifier
 from ..errors import ReshapeError, bad_request, bad_type
 from ..requests import EditRequest, ResourceEditRequest
-from . import pipeline
+from . import pipeline, pseudonym_mapping
 from .pipeline import PipelineResult, SourceInstance, StoredInstance, collect_sources
 
 
@@ -30,8 +29,10 @@ def anonymized_name() -> str:
     return f"Anonymized{store.next_anonymization_index()}"
 
 
-def new_uid_map(config: ReshapeConfig) -> UidMap:
-    """A UID map generating identifiers under the configured root."""
+def new_uid_map(config: ReshapeConfig, edit: Optional[EditRequest] = None) -> UidMap:
+    """A UID map generating identifiers under the configured root (keyed ones when the request pseudonymizes)."""
+    if edit is not None and edit.deidentification.active:
+        return edit.deidentification.uid_map(config.uid_root)
     return UidMap(lambda level, original: random_identifier(level, original, config.uid_root))
 
 
@@ -41,7 +42,7 @@ def edit_instance(instance_id: str, request: EditRequest, config: ReshapeConfig,
     source = store.instance_dicom(instance_id)
     plan = request.plan(orthanc_version(), patient_name=patient_name)
     dataset = read_dataset(source)
-    apply_plan(dataset, plan, new_uid_map(config))
+    request.deidentification.apply(dataset, plan, new_uid_map(config, request))
     result = write_dataset(dataset)
     if request.transcode and not request.is_anonymization:
         # Orthanc ignores Transcode on /instances/{id}/anonymize; so do we (documented).
@@ -84,7 +85,7 @@ def prepare_edit(route_level: Optional[str], resource_ids: Sequence[str], reques
     plan = edit.plan(orthanc_version(), patient_name=anonymized_name, level=level)
     _sanity_checks(plan, request, resources)
     sources = list({s.id: s for rid, lvl, res in resources for s in collect_sources(lvl, rid, res)}.values())
-    uid_map = new_uid_map(config)
+    uid_map = new_uid_map(config, edit)
     return lambda: _edit_sources(route_level, resource_ids, request, plan, sources, uid_map)
 
 
@@ -93,15 +94,18 @@ def _edit_sources(route_level: Optional[str], resource_ids: Sequence[str], reque
     edit = request.edit
     labels = _source_labels(sources) if edit.keep_labels else {}
 
+    pseudonyms: Dict[str, Dict[str, Any]] = {}  # source id -> mapping record (Pseudonymize)
+
     def transform(data: bytes, source: SourceInstance) -> bytes:
         dataset = read_dataset(data)
-        apply_plan(dataset, plan, uid_map)
+        pseudonyms[source.id] = edit.deidentification.apply(dataset, plan, uid_map)
         result = write_dataset(dataset)
         return _transcode_in_job(result, edit.transcode) if edit.transcode else result
 
     result = pipeline.run(sources, transform, request.job.permissive)
     try:
         _post_process(result.stored, edit.is_anonymization, labels)
+        pseudonym_mapping.record(result.stored, pseudonyms)
     except Exception:
         pipeline.rollback(result.stored)
         raise
