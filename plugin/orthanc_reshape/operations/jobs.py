@@ -65,6 +65,7 @@ class Job:
     phase: str = ""                          # "commit" once sources are being deleted (no rollback then)
     started: bool = False                    # ran at least once in this process or before a restart
     journal: List[str] = field(default_factory=list)
+    journaled: set = field(default_factory=set)  # the IDs of `journal`, for look-ups
     run: Optional[Run] = None                # None for a job recovered from the database
     # control, not persisted
     cancel_requested: bool = False
@@ -139,6 +140,7 @@ class JobRecords:
     def append_journal(self, job: Job, instance_id: str) -> None:
         """Write-ahead: record an instance the job is about to store (rewrites only the last chunk)."""
         job.journal.append(instance_id)
+        job.journaled.add(instance_id)
         chunk = min((len(job.journal) - 1) // JOURNAL_CHUNK, SLOT_STRIDE - 2)
         ids = job.journal[chunk * JOURNAL_CHUNK:]
         store.set_global_property(self._record_id(job.slot) + 1 + chunk, json.dumps({"Job": job.id, "Ids": ids}))
@@ -172,7 +174,7 @@ class JobMonitor(pipeline.Monitor):
             self.engine.journal(self.job, instance_id)
 
     def stored(self, instance_id: str, newly_stored: bool) -> None:
-        if newly_stored and instance_id not in self.job.journal[-1:]:
+        if newly_stored and instance_id not in self.job.journaled:
             self.engine.journal(self.job, instance_id)  # the ID computed before storing was not Orthanc's
 
     def progress(self, done: int, total: int) -> None:
@@ -388,6 +390,8 @@ class JobEngine:
     def set_progress(self, job: Job, fraction: float) -> None:
         value = min(99.0, max(0.0, 100.0 * fraction))
         with self._cond:
+            if value <= job.progress:
+                return  # never backwards (parallel workers may report out of order)
             if int(value) != int(job.progress):
                 job.progress = value
                 self.records.save(job)
@@ -446,7 +450,7 @@ class JobEngine:
                 raise ReshapeError("BadSequenceOfCalls", "This job was created before Orthanc restarted: its request "
                                    "is not kept, send the request again")
             job.state, job.progress, job.error, job.content = PENDING, 0.0, (0, "Success", ""), {}
-            job.completion_time, job.phase, job.journal = None, "", []
+            job.completion_time, job.phase, job.journal, job.journaled = None, "", [], set()
             self.records.save(job)
             self._dispatch()
 
