@@ -8,7 +8,8 @@ lives inside Orthanc's process). Results go to bench/results.json and a Markdown
 
 Environment: BENCH_SMALL=1 (a few small instances, one round: the smoke mode run by the test suite),
 BENCH_INSTANCES (CT study size, default 300), BENCH_ROWS (default 512), BENCH_ROUNDS (default 3),
-BENCH_CALLS (single-instance calls, default 100), BENCH_RESULTS (output file).
+BENCH_CALLS (single-instance calls, default 100), BENCH_RESULTS (output file), BENCH_WORKDIR (where
+Orthanc's storage goes, default the system's temp dir; /dev/shm measures with storage in RAM).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import datetime
 import json
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -175,7 +177,7 @@ class Bench:
 
 def run_bench() -> dict:
     config = settings()
-    workdir = Path(tempfile.mkdtemp(prefix="reshape-bench-"))
+    workdir = Path(tempfile.mkdtemp(prefix="reshape-bench-", dir=os.environ.get("BENCH_WORKDIR")))
     orthanc_config = {"Reshape": {"Mount": MOUNT}, "HttpThreadsCount": 50}
     server = OrthancServer(workdir, orthanc_config, name="reshape-bench").start()
     try:
@@ -205,15 +207,16 @@ def run_bench() -> dict:
             for instance in list(server.get_json(f"/studies/{bench.ct_study}/instances")):
                 server.delete(f"/instances/{instance['ID']}")
             ceiling[f"store_{clients}_clients_ips"] = round(bench.raw_store(clients), 1)
-        return {"orthanc": version, "date": datetime.date.today().isoformat(),
+        return {"orthanc": version, "storage": str(workdir), "date": datetime.date.today().isoformat(),
                 "machine": f"{os.cpu_count()} cores, {platform.machine()}", "settings": config,
                 "operations": results, "raw_store": ceiling}
     finally:
         server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def markdown(results: dict) -> str:
-    lines = [f"Orthanc {results['orthanc']}, {results['machine']}, {results['date']} "
+    lines = [f"Orthanc {results['orthanc']}, {results['machine']}, {results['date']}, storage in {results['storage']} "
              f"(settings: {results['settings']})", "",
              "| operation | built-in inst/s | plugin inst/s | plugin/built-in | plugin peak RSS growth (MB) |",
              "|---|---|---|---|---|"]
