@@ -260,3 +260,14 @@ def test_perform_runs_synchronous_requests_at_once(jobs) -> None:
     answer = jobs.perform("T", lambda p, c: {"Later": 1}, options, "/reshape")
     assert answer["Path"] == f"/reshape/jobs/{answer['ID']}"
     wait_for(lambda: jobs.engine().get(answer["ID"])["State"] == "Success")
+
+
+def test_jobs_configuration() -> None:
+    from orthanc_reshape.config import ConfigurationError, parse_config
+    default = parse_config({})
+    assert (default.jobs_workers, default.jobs_history_size) == (1, 100)
+    config = parse_config({"Reshape": {"JobsWorkers": 4, "JobsHistorySize": 10}})
+    assert (config.jobs_workers, config.jobs_history_size) == (4, 10)
+    for bad in ({"JobsWorkers": 0}, {"JobsWorkers": "2"}, {"JobsWorkers": True}, {"JobsHistorySize": 1001}):
+        with pytest.raises(ConfigurationError):
+            parse_config({"Reshape": bad})
