@@ -101,6 +101,8 @@ class EditRequest:
                 profile, self.replace, self.remove, self.keep, force=self.force,
                 keep_private=self.keep_private_tags, private_creator=self.private_creator,
                 orthanc_version=orthanc_version, patient_name=patient_name)
+            if annex_e.RETAIN_SAFE_PRIVATE in self.options:
+                plan.retain_private = annex_e.retains_safe_private
             if self.options or self.deidentification.active:
                 _record_method(plan, self.replace, self.options)
             return plan

@@ -139,3 +139,24 @@ def method_codes(names: Tuple[str, ...]) -> List[dict]:
     table = options()
     return [{"CodeValue": table[name].code, "CodingSchemeDesignator": "DCM", "CodeMeaning": table[name].meaning}
             for name in ("Basic",) + tuple(n for n in names if n != "Basic")]
+
+
+def _creator_text(ds, tag: int) -> str:
+    value = ds[tag].value
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    return str(value or "").strip(" \x00")
+
+
+def retains_safe_private(ds, tag: int) -> bool:
+    """EditPlan.retain_private of the Retain Safe Private Option: a safe private element of `ds` (an item or
+    the root) is kept, and so is the Private Creator of a block that keeps at least one element."""
+    group, element = tag >> 16, tag & 0xFFFF
+    if 0x10 <= element <= 0xFF:  # a Private Creator (gggg,00xx) reserving block xx
+        creator = _creator_text(ds, tag)
+        return any(other >> 16 == group and (other & 0xFFFF) >> 8 == element and is_safe_private(creator, other)
+                   for other in ds.keys())
+    creator_tag = (group << 16) | (element >> 8)
+    if element < 0x1000 or creator_tag not in ds:
+        return False
+    return is_safe_private(_creator_text(ds, creator_tag), tag)

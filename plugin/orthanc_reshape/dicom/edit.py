@@ -32,7 +32,7 @@ def apply_plan(ds: Dataset, plan: EditPlan, uid_map: UidMap) -> None:
             if tag in plan.replace and isinstance(plan.replace[tag][0], str):
                 uid_map.register(level, optional_str(ds, tag) or "", plan.replace[tag][0])
     if plan.remove_private:  # (2)
-        for tag in [t for t in ds.keys() if is_private(t) and t not in plan.keep]:
+        for tag in [t for t in ds.keys() if is_private(t) and t not in plan.keep and plan.removes_private(ds, t)]:
             del ds[tag]
     present = set(ds.keys())  # set intersections: the profile has hundreds of tags, a file a few dozen
     for tag in plan.clear & present:  # (3)
@@ -88,7 +88,7 @@ def _visit(ds: Dataset, parents: Parents, plan: EditPlan, uid_map: UidMap) -> No
             continue  # a kept path protects the element and its whole subtree
         vr = element_vr(ds, tag)
         if nested:
-            if plan.remove_private and is_private(tag):
+            if is_private(tag) and plan.removes_private(ds, tag):
                 del ds[tag]
                 continue
             if tag in plan.remove or plan.in_removed_range(tag):

@@ -39,6 +39,13 @@ class EditPlan:
     path_removes: List[TagPath] = field(default_factory=list)
     path_replaces: List[Replacement] = field(default_factory=list)
     keep_paths: List[TagPath] = field(default_factory=list)
+    # (dataset, private tag) -> True to keep that private element although private tags are removed
+    # (Annex E Retain Safe Private Option: annex_e.retains_safe_private)
+    retain_private: Optional[Callable[[Any, int], bool]] = None
+
+    def removes_private(self, ds: Any, tag: int) -> bool:
+        """Whether private element `tag` of `ds` (an item or the root) goes with the private tags."""
+        return self.remove_private and not (self.retain_private is not None and self.retain_private(ds, tag))
 
     def is_replaced(self, tag: int) -> bool:
         return tag in self.replace
