@@ -69,11 +69,14 @@ class ReshapeConfig:
     pseudonymization: PseudonymizationConfig = field(default_factory=PseudonymizationConfig)
     jobs_workers: int = 1                # asynchronous jobs run at most this many at a time
     jobs_history_size: int = 100         # finished jobs kept (in Orthanc's database) for GET /jobs
+    store_workers: int = 4               # instances one request processes at the same time
+    loopback_http: bool = True           # read and store them through Orthanc's HTTP port on loopback
 
 
 def parse_config(orthanc_config: Dict[str, Any]) -> ReshapeConfig:
     """Build the configuration from Orthanc's whole configuration (a dict); bad values raise ConfigurationError."""
-    section = orthanc_config.get("Reshape", {}) or {}
+    section = orthanc_config.get("Reshape")
+    section = {} if section is None else section
     if not isinstance(section, dict):
         raise ConfigurationError('"Reshape" must be a JSON object')
     mount = section.get("Mount", "")
@@ -88,10 +91,15 @@ def parse_config(orthanc_config: Dict[str, Any]) -> ReshapeConfig:
     creator = orthanc_config.get("DefaultPrivateCreator", "")
     workers = _positive_int(section, "JobsWorkers", ReshapeConfig.jobs_workers, 64)
     history = _positive_int(section, "JobsHistorySize", ReshapeConfig.jobs_history_size, 1000)
+    store_workers = _positive_int(section, "StoreWorkers", ReshapeConfig.store_workers, 16)
+    loopback_http = section.get("LoopbackHttp", ReshapeConfig.loopback_http)
+    if not isinstance(loopback_http, bool):
+        raise ConfigurationError('"Reshape.LoopbackHttp" must be true or false')
     pseudonymization = _parse_pseudonymization(section)
     return ReshapeConfig(pseudonymization=pseudonymization, mount=mount.rstrip("/"), default_dicom_version=version, uid_root=uid_root,
                          default_private_creator=creator if isinstance(creator, str) else "",
-                         jobs_workers=workers, jobs_history_size=history)
+                         jobs_workers=workers, jobs_history_size=history,
+                         store_workers=store_workers, loopback_http=loopback_http)
 
 
 def _positive_int(section: Dict[str, Any], name: str, default: int, maximum: int) -> int:

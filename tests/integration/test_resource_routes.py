@@ -294,3 +294,12 @@ def test_bad_input_is_refused_and_changes_nothing(clean_orthanc: OrthancServer, 
     if field:
         assert error["Field"] == field
     assert _snapshot(clean_orthanc) == before
+
+
+def test_sequential_sdk_path_gives_the_same_result(make_orthanc) -> None:
+    """StoreWorkers 1 and LoopbackHttp false: instances read and stored through the plugin SDK only."""
+    server = make_orthanc({"Reshape": {"StoreWorkers": 1, "LoopbackHttp": False}})
+    uploaded = _upload(server, make_ct_series(4, seed=20))
+    answer = server.post_json(f"/series/{uploaded[0]['ParentSeries']}/modify", {"Replace": {"SeriesDescription": "s"}})
+    new = _instances_of(server, "series", answer["ID"])
+    assert [d.InstanceNumber for d in new] == [1, 2, 3, 4] and {d.SeriesDescription for d in new} == {"s"}
