@@ -77,7 +77,7 @@ def _action(output: Any, method: str, groups: tuple, request: Dict[str, Any]) ->
         _forward(output, method, f"/jobs/{job_id}/{action}", request.get("body") or b"")
         return
     if method != "POST":
-        store.answer_status(output, 405)
+        store.answer_status(output, 405, "POST")
         return
     getattr(engine, action)(job_id)
     _answer_json(output, {})

@@ -167,10 +167,11 @@ def call_builtin(method: str, uri: str, body: bytes = b"") -> bytes:
     raise BuiltinError(405, None, f"Method {method} not allowed")
 
 
-def answer_status(output: Any, status: int) -> None:
-    """An empty answer with this HTTP status (what Orthanc's jobs routes answer on errors)."""
+def answer_status(output: Any, status: int, allowed: str = "GET") -> None:
+    """An empty answer with this HTTP status (what Orthanc's jobs routes answer on errors); `allowed` lists the
+    methods of a 405."""
     if status == 405:
-        output.SendMethodNotAllowed("GET,POST")
+        output.SendMethodNotAllowed(allowed)
     else:
         output.SendHttpStatusCode(status)
 

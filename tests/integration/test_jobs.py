@@ -213,6 +213,9 @@ def test_builtin_jobs_are_listed_and_passed_through(clean_orthanc: OrthancServer
     assert clean_orthanc.post_json(f"/jobs/{archive}/pause") == {}  # a finished job: nothing to do
     assert clean_orthanc.post(f"/jobs/{archive}/resume").status == 400
     assert clean_orthanc.get_json(f"/jobs/{archive}")["State"] == "Success"
+    assert clean_orthanc.get(f"/jobs/{ours}/cancel").status == 405
+    assert clean_orthanc.delete(f"/jobs/{ours}").status == 405
+    assert clean_orthanc.post("/jobs").status == 405
     unknown = "00000000-0000-0000-0000-000000000000"
     assert clean_orthanc.get(f"/jobs/{unknown}").status == 404
     assert clean_orthanc.post(f"/jobs/{unknown}/cancel").status == 400
