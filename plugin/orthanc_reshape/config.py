@@ -67,6 +67,7 @@ class ReshapeConfig:
     uid_root: str = DEFAULT_UID_ROOT     # root of generated UIDs ("2.25" = UUID-derived UIDs)
     default_private_creator: str = ""    # Orthanc's global "DefaultPrivateCreator"
     pseudonymization: PseudonymizationConfig = field(default_factory=PseudonymizationConfig)
+    dry_run_values: bool = False         # "DryRun" answers show the old values (else only VR and length)
     jobs_workers: int = 1                # asynchronous jobs run at most this many at a time
     jobs_history_size: int = 100         # finished jobs kept (in Orthanc's database) for GET /jobs
     store_workers: int = 4               # instances one request processes at the same time
@@ -96,7 +97,10 @@ def parse_config(orthanc_config: Dict[str, Any]) -> ReshapeConfig:
     if not isinstance(loopback_http, bool):
         raise ConfigurationError('"Reshape.LoopbackHttp" must be true or false')
     pseudonymization = _parse_pseudonymization(section)
-    return ReshapeConfig(pseudonymization=pseudonymization, mount=mount.rstrip("/"), default_dicom_version=version, uid_root=uid_root,
+    dry_run_values = section.get("DryRunShowsValues", False)
+    if not isinstance(dry_run_values, bool):
+        raise ConfigurationError('"Reshape.DryRunShowsValues" must be true or false')
+    return ReshapeConfig(pseudonymization=pseudonymization, dry_run_values=dry_run_values, mount=mount.rstrip("/"), default_dicom_version=version, uid_root=uid_root,
                          default_private_creator=creator if isinstance(creator, str) else "",
                          jobs_workers=workers, jobs_history_size=history,
                          store_workers=store_workers, loopback_http=loopback_http)

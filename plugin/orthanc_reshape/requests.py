@@ -90,6 +90,7 @@ class EditRequest:
     # Orthanc Reshape's additions to anonymize (docs/deidentification.md); the defaults are Orthanc's behaviour.
     deidentification: Deidentification = Deidentification()  # Pseudonymize, ShiftDates, RetainUIDs
     options: Tuple[str, ...] = ()                            # Annex E option names ("Options")
+    dry_run: bool = False                                    # "DryRun": report the changes, store nothing
 
     def plan(self, orthanc_version: str, patient_name=lambda: "Anonymized", level=None) -> EditPlan:
         """The EditPlan of this request (`patient_name` gives Anonymized<N> when the profile needs it)."""
@@ -131,7 +132,8 @@ def parse_edit_request(body: Dict[str, Any], anonymize: bool, config: ReshapeCon
                                f"{', '.join(profiles.versions())})", "DicomVersion")
     deidentification, names = _deidentification(body, config) if anonymize else (Deidentification(), ())
     return EditRequest(anonymize, replace, remove, keep, force, private_creator, transcode, keep_labels,
-                       remove_private, keep_private, version, deidentification=deidentification, options=names)
+                       remove_private, keep_private, version, deidentification=deidentification, options=names,
+                       dry_run=_bool(body, "DryRun", False))
 
 
 DEIDENTIFICATION_METHOD_CODES = 0x00120064

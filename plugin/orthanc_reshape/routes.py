@@ -33,6 +33,8 @@ class Answer:
 def instance_edit(anonymize: bool) -> Handler:
     def handle(config: ReshapeConfig, groups: tuple, body: Dict[str, Any]) -> Answer:
         request = parse_edit_request(body, anonymize, config)
+        if request.dry_run:
+            return modify.dry_run_instance(groups[0], request, config)
         return Answer(modify.edit_instance(groups[0], request, config), "application/dicom")
     return handle
 

@@ -14,7 +14,7 @@ from ..dicom.tags import PATIENT_ID, SERIES_UID, SOP_UID, STUDY_UID
 from ..dicom.uids import Level, UidMap, random_identifier
 from ..errors import ReshapeError, bad_request, bad_type
 from ..requests import EditRequest, ResourceEditRequest
-from . import pipeline, pseudonym_mapping
+from . import dry_run, pipeline, pseudonym_mapping
 from .pipeline import PipelineResult, SourceInstance, StoredInstance, collect_sources
 
 
@@ -34,6 +34,13 @@ def new_uid_map(config: ReshapeConfig, edit: Optional[EditRequest] = None) -> Ui
     if edit is not None and edit.deidentification.active:
         return edit.deidentification.uid_map(config.uid_root)
     return UidMap(lambda level, original: random_identifier(level, original, config.uid_root))
+
+
+def dry_run_instance(instance_id: str, request: EditRequest, config: ReshapeConfig) -> Dict[str, Any]:
+    """DryRun on /instances/{id}/modify|anonymize: the changes, as JSON, instead of the file."""
+    plan = request.plan(orthanc_version(), patient_name=dry_run.next_anonymized_name)
+    return dry_run.run([instance_id], plan, new_uid_map(config, request), request.deidentification,
+                       config.dry_run_values)
 
 
 def edit_instance(instance_id: str, request: EditRequest, config: ReshapeConfig,
@@ -82,10 +89,14 @@ def prepare_edit(route_level: Optional[str], resource_ids: Sequence[str], reques
         level = Level[route_level.upper()]
     else:
         level = request.level if request.level is not None else detect_level(edit.replace)
-    plan = edit.plan(orthanc_version(), patient_name=anonymized_name, level=level)
+    plan = edit.plan(orthanc_version(), level=level,
+                     patient_name=dry_run.next_anonymized_name if edit.dry_run else anonymized_name)
     _sanity_checks(plan, request, resources)
     sources = list({s.id: s for rid, lvl, res in resources for s in collect_sources(lvl, rid, res)}.values())
     uid_map = new_uid_map(config, edit)
+    if edit.dry_run:
+        return lambda: dry_run.run([s.id for s in sources], plan, uid_map, edit.deidentification,
+                                   config.dry_run_values)
     return lambda: _edit_sources(route_level, resource_ids, request, plan, sources, uid_map)
 
 
