@@ -83,12 +83,14 @@ ROUTES: List[tuple] = [
 ]
 
 
-def _callback(config: ReshapeConfig, method: str, handler: Handler):
+def _callback(config: ReshapeConfig, method: str, handler: Handler, pattern: str = ""):
     def callback(output, uri: str, **request) -> None:
         try:
             if request.get("method") != method:
                 raise ReshapeError("BadRequest", f"Only {method} is allowed on {uri}")
-            answer = handler(config, tuple(request.get("groups") or ()), parse_json_object(request.get("body")))
+            groups, body = tuple(request.get("groups") or ()), parse_json_object(request.get("body"))
+            with jobs.requested({"Route": pattern, "Groups": list(groups), "Body": body}):  # kept by async jobs
+                answer = handler(config, groups, body)
             if isinstance(answer, Answer):
                 store.answer_buffer(output, answer.body, answer.mime)
             else:
@@ -103,6 +105,18 @@ def _callback(config: ReshapeConfig, method: str, handler: Handler):
     return callback
 
 
+def _job_rebuilder(config: ReshapeConfig) -> Callable[[Dict[str, Any]], Any]:
+    """How the job engine prepares a job again after a restart: the same handler, the same checks."""
+    handlers = {pattern: handler for pattern, _method, handler in ROUTES}
+
+    def rebuild(request: Dict[str, Any]):
+        handler = handlers.get(request.get("Route"))
+        if handler is None:
+            raise ReshapeError("BadRequest", f"No route {request.get('Route')!r} any more")
+        return jobs.capture_run(lambda: handler(config, tuple(request["Groups"]), request["Body"]))
+    return rebuild
+
+
 def register() -> None:
     """Read the configuration, register every route under the mount point, log what was mounted."""
     try:
@@ -114,9 +128,10 @@ def register() -> None:
     mounted = []
     for pattern, method, handler in ROUTES:
         uri = config.mount + pattern
-        store.register_route(uri, _callback(config, method, handler))
+        store.register_route(uri, _callback(config, method, handler, pattern))
         mounted.append(f"{method} {re.sub(re.escape(_ID), '{id}', uri)}")
     mounted += job_routes.register(config)
+    jobs.engine().rebuilder = _job_rebuilder(config)
 
     mounted += pseudonym_routes.register(config)
 

@@ -230,6 +230,7 @@ def test_a_job_interrupted_by_a_crash_is_rolled_back_at_the_next_start(
     kept = server.wait_job(finished)
     job_id = submit(server, f"/studies/{study}/anonymize", {"UserData": "crash"})
     wait_state(server, job_id, ("Running",), progress_above=20)
+    queued = submit(server, f"/studies/{study}/modify", {"Replace": {"StudyDescription": "Queued"}})
     stored_before_the_crash = len(server.instances()) - 2 * BIG
     server.kill()
     assert stored_before_the_crash > 0
@@ -239,13 +240,19 @@ def test_a_job_interrupted_by_a_crash_is_rolled_back_at_the_next_start(
     assert "Orthanc stopped while this job was running" in job["ErrorDetails"]
     assert job["UserData"] == "crash"
     assert job_id in server.get_json("/jobs")
-    # the anonymized instances are gone, the sources and the earlier job's output are intact
-    remaining = sorted(server.instances())
-    assert len(remaining) == 2 * BIG and set(sources) <= set(remaining)
     after = server.get_json(f"/jobs/{finished}")
     assert {**after, "Timestamp": None} == {**kept, "Timestamp": None}
+    # the job that was waiting runs after the restart, as Orthanc's own jobs do
+    assert server.wait_job(queued)["State"] == "Success"
+    # the anonymized instances are gone; the sources and the other jobs' outputs are there
+    remaining = sorted(server.instances())
+    assert len(remaining) == 3 * BIG and set(sources) <= set(remaining)
     assert all(server.get_json(f"/patients/{p}")["MainDicomTags"]["PatientID"] == "JOBS" for p in server.patients())
-    assert server.post(f"/jobs/{job_id}/resubmit").status == 400  # its request is not kept across a restart
+    # the interrupted job can be resubmitted: its request is in its record
+    assert server.post_json(f"/jobs/{job_id}/resubmit") == {}
+    job = server.wait_job(job_id)
+    assert job["State"] == "Success" and job["Content"]["InstancesCount"] == BIG
+    assert len(server.instances()) == 4 * BIG
 
 
 def test_a_clean_stop_leaves_either_a_finished_job_or_a_rolled_back_one(

@@ -211,8 +211,9 @@ def test_records_survive_a_restart_and_interrupted_jobs_are_rolled_back(jobs, db
     assert db.deleted == ["new-1", "new-2"]
     assert "before this job started" in restarted.get(queued)["ErrorDetails"]
     with pytest.raises(jobs.ReshapeError):
-        restarted.resubmit(running)  # the request is not kept across a restart
-    gate.set()
+        restarted.resubmit(running)  # no rebuilder: the job cannot be prepared again
+    gate.set()  # let the first engine's thread end while the stand-in store is still in place
+    wait_for(lambda: engine.get(running)["State"] == "Success")
 
 
 def test_the_journal_spans_several_chunks_and_ignores_a_previous_job_of_the_slot(jobs, db) -> None:
@@ -271,3 +272,33 @@ def test_jobs_configuration() -> None:
     for bad in ({"JobsWorkers": 0}, {"JobsWorkers": "2"}, {"JobsWorkers": True}, {"JobsHistorySize": 1001}):
         with pytest.raises(ConfigurationError):
             parse_config({"Reshape": bad})
+
+
+def test_with_a_rebuilder_queued_jobs_run_after_a_restart_and_interrupted_ones_can_be_resubmitted(jobs, db) -> None:
+    first = jobs.JobEngine(workers=1)
+    release, started = threading.Event(), threading.Event()
+    running = first.submit("Running", blocking_run(release, started), request={"Name": "running"})
+    started.wait(5)
+    queued = first.submit("Queued", lambda p, c: {}, request={"Name": "queued"})
+    gone = first.submit("Gone", lambda p, c: {}, request={"Name": "gone"})
+    untracked = first.submit("Untracked", lambda p, c: {})  # no request: cannot be prepared again
+
+    def rebuild(request):
+        if request["Name"] == "gone":
+            raise jobs.ReshapeError("UnknownResource", "Unknown resource: x")
+        return lambda p, c: {"Rebuilt": request["Name"]}
+    restarted = jobs.JobEngine(workers=1)
+    restarted.rebuilder = rebuild
+    wait_for(lambda: restarted.get(queued)["State"] == "Success")
+    assert restarted.get(queued)["Content"] == {"Rebuilt": "queued"}
+    assert restarted.get(gone)["State"] == "Failure" and "not valid any more" in restarted.get(gone)["ErrorDetails"]
+    assert restarted.get(gone)["ErrorCode"] == 17
+    assert restarted.get(untracked)["State"] == "Failure"
+    assert restarted.get(running)["State"] == "Failure"
+    restarted.resubmit(running)
+    wait_for(lambda: restarted.get(running)["State"] == "Success")
+    assert restarted.get(running)["Content"] == {"Rebuilt": "running"}
+    with pytest.raises(jobs.ReshapeError):
+        restarted.resubmit(untracked)
+    release.set()  # let the first engine's thread end while the stand-in store is still in place
+    wait_for(lambda: first.get(running)["State"] == "Success")

@@ -19,9 +19,10 @@ import json
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from .. import store
 from ..dicom.files import orthanc_instance_id
@@ -66,7 +67,8 @@ class Job:
     started: bool = False                    # ran at least once in this process or before a restart
     journal: List[str] = field(default_factory=list)
     journaled: set = field(default_factory=set)  # the IDs of `journal`, for look-ups
-    run: Optional[Run] = None                # None for a job recovered from the database
+    run: Optional[Run] = None                # None for a job recovered from the database (until rebuilt)
+    request: Optional[Dict[str, Any]] = None  # what rebuilds `run` after a restart (see JobEngine.rebuilder)
     # control, not persisted
     cancel_requested: bool = False
     pause_requested: bool = False
@@ -92,7 +94,8 @@ class Job:
 
     def record(self) -> Dict[str, Any]:
         answer = self.describe()
-        answer.update({"Phase": self.phase, "Started": self.started, "ProgressValue": self.progress})
+        answer.update({"Phase": self.phase, "Started": self.started, "ProgressValue": self.progress,
+                       "Request": self.request})
         answer.pop("Timestamp")
         return answer
 
@@ -105,7 +108,7 @@ class Job:
                    error=(record.get("ErrorCode", 0), record.get("ErrorDescription", ""),
                           record.get("ErrorDetails", "")),
                    content=record.get("Content") or {}, phase=record.get("Phase", ""),
-                   started=record.get("Started", False))
+                   started=record.get("Started", False), request=record.get("Request"))
 
 
 class JobRecords:
@@ -196,6 +199,8 @@ class JobEngine:
         self._loaded = False
         self._running = 0
         self._stopping = False
+        # request (as given to submit) -> the job's run, validated again; None: jobs do not survive a restart
+        self.rebuilder: Optional[Callable[[Dict[str, Any]], Run]] = None
 
     # -- start-up ------------------------------------------------------------------------------
 
@@ -213,8 +218,27 @@ class JobEngine:
                 if job.state in ACTIVE_STATES:
                     self._recover(job)
             self.records.save_index(list(self._jobs.values()))
+            self._dispatch()
 
     def _recover(self, job: Job) -> None:
+        if not job.started and job.request is not None and self.rebuilder is not None:
+            try:  # a job that had not started yet is queued again, as Orthanc does
+                job.run = self.rebuilder(job.request)
+                job.state = PENDING if job.state != PAUSED else PAUSED
+                self.records.save(job)
+                return
+            except ReshapeError as error:
+                code, description, _ = ORTHANC_ERRORS[error.kind]
+                job.error = (code, description, f"Orthanc restarted before this job started, and its request is "
+                                                f"not valid any more: {error.details}")
+            except Exception as exc:
+                job.error = (-1, "Internal error", f"Orthanc restarted before this job started, and its request "
+                                                   f"could not be prepared again: {type(exc).__name__}: {exc}")
+            store.log_error(f"Orthanc Reshape: job {job.id}: {job.error[2]}")
+            job.state = FAILURE
+            job.completion_time = _timestamp()
+            self.records.save(job)
+            return
         if job.started and job.phase != "commit":
             journal = self.records.load_journal(job)
             removed = 0
@@ -229,6 +253,7 @@ class JobEngine:
         elif job.started:
             details = ("Orthanc stopped while this job was deleting its sources (KeepSource: false): the new "
                        "instances were kept, and the sources not deleted yet remain")
+            job.request = None  # resubmitting would work on the remaining sources only
         else:
             details = "Orthanc stopped before this job started: nothing was changed"
         store.log_error(f"Orthanc Reshape: job {job.id} ({job.type}) interrupted by a stop of Orthanc: {details}")
@@ -258,7 +283,8 @@ class JobEngine:
 
     # -- submission and dispatch ---------------------------------------------------------------
 
-    def submit(self, job_type: str, run: Run, priority: int = 0, user_data: Any = None) -> str:
+    def submit(self, job_type: str, run: Run, priority: int = 0, user_data: Any = None,
+               request: Optional[Dict[str, Any]] = None) -> str:
         self.load()
         with self._cond:
             if self._stopping:
@@ -267,7 +293,8 @@ class JobEngine:
             slot = next((s for s in range(SLOTS) if s not in used), None)
             if slot is None:
                 raise ReshapeError("InternalError", f"Too many jobs ({SLOTS}) waiting or running")
-            job = Job(id=str(uuid.uuid4()), type=job_type, priority=priority, user_data=user_data, slot=slot, run=run)
+            job = Job(id=str(uuid.uuid4()), type=job_type, priority=priority, user_data=user_data, slot=slot, run=run,
+                      request=request)
             self._jobs[job.id] = job
             self.records.save(job)
             self.records.save_index(list(self._jobs.values()))
@@ -447,8 +474,10 @@ class JobEngine:
             if job.state != FAILURE:
                 raise ReshapeError("BadSequenceOfCalls", f"Cannot resubmit a job that has not failed ({job.state})")
             if job.run is None:
-                raise ReshapeError("BadSequenceOfCalls", "This job was created before Orthanc restarted: its request "
-                                   "is not kept, send the request again")
+                if job.request is None or self.rebuilder is None:
+                    raise ReshapeError("BadSequenceOfCalls", "This job cannot be resubmitted after a restart of "
+                                       "Orthanc: send the request again")
+                job.run = self.rebuilder(job.request)  # validated again: a source may be gone
             job.state, job.progress, job.error, job.content = PENDING, 0.0, (0, "Success", ""), {}
             job.completion_time, job.phase, job.journal, job.journaled = None, "", [], set()
             self.records.save(job)
@@ -483,10 +512,40 @@ def submit(job_type: str, run: Run, priority: int = 0, user_data: Any = None) ->
     return engine().submit(job_type, run, priority, user_data)
 
 
+_request = threading.local()
+
+
+@contextmanager
+def requested(request: Dict[str, Any]) -> Iterator[None]:
+    """The HTTP request being handled (JSON: enough to prepare the job again after a restart)."""
+    previous = getattr(_request, "value", None)
+    _request.value = request
+    try:
+        yield
+    finally:
+        _request.value = previous
+
+
+def capture_run(prepare: Callable[[], Any]) -> Run:
+    """Call `prepare()` (a route handler) and return the run it would have submitted, without submitting it."""
+    _request.captured = []
+    try:
+        prepare()
+        if not _request.captured:
+            raise ReshapeError("InternalError", "The request did not prepare a job")
+        return _request.captured[0]
+    finally:
+        _request.captured = None
+
+
 def perform(job_type: str, run: Run, options: Any, mount: str = "") -> Dict[str, Any]:
     """Run now (Synchronous) and answer the content, or queue a job and answer {"ID", "Path"} (Asynchronous).
     `options` is a requests.JobOptions; errors raised before this call are answered directly in both modes."""
+    captured = getattr(_request, "captured", None)
+    if captured is not None:
+        captured.append(run)
+        return {}
     if options.synchronous:
         return run(lambda fraction: None, lambda: False)
-    job_id = submit(job_type, run, options.priority, options.user_data)
+    job_id = engine().submit(job_type, run, options.priority, options.user_data, getattr(_request, "value", None))
     return {"ID": job_id, "Path": f"{mount}/jobs/{job_id}"}
