@@ -6,7 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_pkgs=()
-for p in orthanc orthanc-python python3-venv; do
+# RESHAPE_POSTGRESQL=1 also installs PostgreSQL and Orthanc's PostgreSQL index plugin, for the optional
+# two-node test (tests/integration/test_postgresql_nodes.py, skipped without them).
+optional_pkgs=()
+[ "${RESHAPE_POSTGRESQL:-0}" = 1 ] && optional_pkgs=(postgresql orthanc-postgresql)
+for p in orthanc orthanc-python python3-venv "${optional_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
