@@ -82,6 +82,8 @@ def test_a_job_succeeds_with_its_content_and_the_record_is_in_the_database(jobs,
     assert job["ErrorCode"] == 0 and job["ErrorDescription"] == "Success" and "CompletionTime" in job
     assert json.loads(db.properties[jobs.INDEX_PROPERTY]) == [[job_id, 0]]
     assert json.loads(db.properties[jobs.RECORD_BASE])["State"] == "Success"
+    assert "Request" not in json.loads(db.properties[jobs.RECORD_BASE])  # kept apart, written once
+    assert json.loads(db.properties[jobs.RECORD_BASE + jobs.SLOT_STRIDE - 1]) == {"Job": job_id, "Request": None}
 
 
 def test_one_worker_runs_the_lowest_priority_value_first(jobs) -> None:

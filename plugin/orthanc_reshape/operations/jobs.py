@@ -10,6 +10,7 @@ Records live in Orthanc's database, as global properties (ids >= 1024):
   INDEX_PROPERTY                          JSON list of [job ID, slot], oldest first
   RECORD_BASE + slot * SLOT_STRIDE        the job's record (its GET /jobs/{id} JSON, plus Phase/Started)
   ... + 1 + k                             journal chunk k: {"Job": id, "Ids": [up to JOURNAL_CHUNK ids]}
+  ... + SLOT_STRIDE - 1                   the request that prepares the job again: {"Job": id, "Request": ...}
 A job that was running when Orthanc stopped is rolled back at the next start (every instance of its journal
 is deleted; sources are never in it) and recorded as a Failure that says so.
 """
@@ -94,8 +95,7 @@ class Job:
 
     def record(self) -> Dict[str, Any]:
         answer = self.describe()
-        answer.update({"Phase": self.phase, "Started": self.started, "ProgressValue": self.progress,
-                       "Request": self.request})
+        answer.update({"Phase": self.phase, "Started": self.started, "ProgressValue": self.progress})
         answer.pop("Timestamp")
         return answer
 
@@ -108,7 +108,7 @@ class Job:
                    error=(record.get("ErrorCode", 0), record.get("ErrorDescription", ""),
                           record.get("ErrorDetails", "")),
                    content=record.get("Content") or {}, phase=record.get("Phase", ""),
-                   started=record.get("Started", False), request=record.get("Request"))
+                   started=record.get("Started", False))
 
 
 class JobRecords:
@@ -135,7 +135,19 @@ class JobRecords:
             return None
         if not isinstance(record, dict) or record.get("ID") != job_id:
             return None
-        return Job.from_record(record, slot)
+        job = Job.from_record(record, slot)
+        try:
+            request = json.loads(store.get_global_property(self._record_id(slot) + SLOT_STRIDE - 1, "") or "null")
+        except ValueError:
+            request = None
+        if isinstance(request, dict) and request.get("Job") == job_id:
+            job.request = request.get("Request")
+        return job
+
+    def save_request(self, job: Job) -> None:
+        """Written once per job (a bulk request can be large; the record is written at every progress step)."""
+        store.set_global_property(self._record_id(job.slot) + SLOT_STRIDE - 1,
+                                  json.dumps({"Job": job.id, "Request": job.request}))
 
     def save(self, job: Job) -> None:
         store.set_global_property(self._record_id(job.slot), json.dumps(job.record()))
@@ -144,13 +156,13 @@ class JobRecords:
         """Write-ahead: record an instance the job is about to store (rewrites only the last chunk)."""
         job.journal.append(instance_id)
         job.journaled.add(instance_id)
-        chunk = min((len(job.journal) - 1) // JOURNAL_CHUNK, SLOT_STRIDE - 2)
+        chunk = min((len(job.journal) - 1) // JOURNAL_CHUNK, SLOT_STRIDE - 3)
         ids = job.journal[chunk * JOURNAL_CHUNK:]
         store.set_global_property(self._record_id(job.slot) + 1 + chunk, json.dumps({"Job": job.id, "Ids": ids}))
 
     def load_journal(self, job: Job) -> List[str]:
         ids: List[str] = []
-        for chunk in range(SLOT_STRIDE - 1):
+        for chunk in range(SLOT_STRIDE - 2):
             try:
                 value = json.loads(store.get_global_property(self._record_id(job.slot) + 1 + chunk, "") or "null")
             except ValueError:
@@ -254,6 +266,7 @@ class JobEngine:
             details = ("Orthanc stopped while this job was deleting its sources (KeepSource: false): the new "
                        "instances were kept, and the sources not deleted yet remain")
             job.request = None  # resubmitting would work on the remaining sources only
+            self.records.save_request(job)
         else:
             details = "Orthanc stopped before this job started: nothing was changed"
         store.log_error(f"Orthanc Reshape: job {job.id} ({job.type}) interrupted by a stop of Orthanc: {details}")
@@ -296,6 +309,7 @@ class JobEngine:
             job = Job(id=str(uuid.uuid4()), type=job_type, priority=priority, user_data=user_data, slot=slot, run=run,
                       request=request)
             self._jobs[job.id] = job
+            self.records.save_request(job)
             self.records.save(job)
             self.records.save_index(list(self._jobs.values()))
             self._dispatch()
