@@ -22,7 +22,7 @@ MIN_KEY_LENGTH = 16
 class PseudonymizationConfig:
     """"Reshape.Pseudonymization": one secret key per project, the UID root of keyed UIDs, the export switch."""
 
-    projects: Tuple[Tuple[str, str], ...] = ()  # (project name, key)
+    projects: Tuple[Tuple[str, str], ...] = field(default=(), repr=False)  # (project name, key); keys never logged
     uid_root: str = DEFAULT_UID_ROOT
     export_mapping: bool = False               # GET .../pseudonyms/{project}/... routes enabled
 

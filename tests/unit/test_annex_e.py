@@ -128,3 +128,27 @@ def test_retain_safe_private_keeps_exactly_the_listed_attributes():
     assert {t: nested[t].value for t in nested.keys()} == {0x00430010: "GEMS_PARM_01", 0x00431027: "99"}
     plain = anonymize(ds, {})
     assert not [tag for tag in plain.keys() if (tag >> 16) & 1]
+
+
+def test_clean_graphics_and_clean_structured_content_retain_their_sequences():
+    image = make_ct_series(1)[0]
+    text = Dataset()
+    text.UnformattedTextValue = "arrow"
+    annotation = Dataset()
+    annotation.GraphicLayer = "LAYER"
+    annotation.TextObjectSequence = Sequence([text])
+    image.GraphicAnnotationSequence = Sequence([annotation])
+    content = Dataset()
+    content.ValueType = "TEXT"
+    content.TextValue = "finding"
+    image.ContentSequence = Sequence([content])
+    plain = anonymize(image, {})
+    assert len(plain.GraphicAnnotationSequence) == 0 and len(plain.ContentSequence) == 0
+    out = anonymize(image, {"Options": ["CleanGraphics", "CleanStructuredContent"]})
+    assert out.GraphicAnnotationSequence[0].TextObjectSequence[0].UnformattedTextValue == "arrow"
+    assert out.ContentSequence[0].TextValue == "finding"
+    assert [i.CodeValue for i in out.DeidentificationMethodCodeSequence] == ["113100", "113103", "113104"]
+
+
+def test_the_key_is_not_in_the_configurations_repr():
+    assert "k" * 32 not in repr(CONFIG)

@@ -89,3 +89,7 @@ def test_no_collision_over_one_million_inputs():
     assert len(uids) == n
     ids = {p.patient_id(str(i)) for i in range(n // 10)}  # same digest, fewer bits: 100k is plenty
     assert len(ids) == n // 10
+
+
+def test_the_key_is_not_in_the_repr():
+    assert "0123456789abcdef" not in repr(make()) and "default" in repr(make())

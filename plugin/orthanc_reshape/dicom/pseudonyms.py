@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .uids import Level
 
@@ -34,7 +34,7 @@ class Pseudonymizer:
     """The keyed functions of one project."""
 
     project: str
-    key: bytes
+    key: bytes = field(repr=False)  # never in a log line or a traceback
     uid_root: str = "2.25"
 
     def digest(self, kind: str, original: str) -> bytes:
