@@ -64,6 +64,8 @@ def _write_items(out: List[bytes], ds: Dataset, encoding: _Encoding, encodings: 
             element = ds[tag]
         if element.VR == "SQ":
             _write_sequence(out, element, encoding, encodings)
+        elif element.value is None or element.value == "":
+            out.append(encoding.header(tag, element.VR, 0))  # an emptied element: no value to encode
         else:
             fp = DicomBytesIO()
             fp.is_little_endian, fp.is_implicit_VR = encoding.little, encoding.implicit
