@@ -302,6 +302,7 @@ class SplitRequest:
     remove: Tuple[Tuple[int, str], ...]        # (tag, field)
     keep_source: bool
     job: JobOptions
+    dry_run: bool = False  # "DryRun": report the changes, store and delete nothing
 
 
 def parse_split_request(body: Dict[str, Any], check_series: MemberCheck, check_instance: MemberCheck) -> SplitRequest:
@@ -338,7 +339,7 @@ def parse_split_request(body: Dict[str, Any], check_series: MemberCheck, check_i
             raise bad_type(f"{keyword(tag)} is a sequence: a split can only remove it, not give it a string", field)
         replace.append((tag, value, field))
     return SplitRequest(lists["Series"], lists["Instances"], tuple(replace), tuple(remove), keep_source,
-                        parse_job_options(body))
+                        parse_job_options(body), dry_run=_bool(body, "DryRun", False))
 
 
 @dataclass(frozen=True)
@@ -348,6 +349,7 @@ class MergeRequest:
     resources: Tuple[str, ...]
     keep_source: bool
     job: JobOptions
+    dry_run: bool = False  # "DryRun": report the changes, store and delete nothing
 
 
 def parse_merge_request(body: Dict[str, Any], check_resource: MemberCheck) -> MergeRequest:
@@ -356,4 +358,5 @@ def parse_merge_request(body: Dict[str, Any], check_resource: MemberCheck) -> Me
     resources = _id_list(body, "Resources", required=True)
     for index, resource_id in enumerate(resources):
         check_resource(resource_id, f"Resources[{index}]")
-    return MergeRequest(resources, _bool(body, "KeepSource", False), parse_job_options(body))
+    return MergeRequest(resources, _bool(body, "KeepSource", False), parse_job_options(body),
+                        dry_run=_bool(body, "DryRun", False))

@@ -65,3 +65,36 @@ def test_modify_dry_run_stores_and_deletes_nothing(clean_orthanc: OrthancServer)
     assert by_path["StudyDescription"]["New"] == "new" and by_path["StudyInstanceUID"]["Action"] == "Remapped"
     assert clean_orthanc.studies() == [study]
     assert clean_orthanc.post(f"/studies/{study}/modify", {"DryRun": "yes"}).status == 400
+
+
+def _agrees(server: OrthancServer, dry: dict, stored_ids: set) -> None:
+    assert stored_ids == {i["ID"] for i in dry["Instances"]}
+    for entry in dry["Instances"]:
+        source = read(server.instance_file(entry["Source"]))
+        result = read(server.instance_file(entry["ID"]))
+        assert _normalized(changes(snapshot(source), snapshot(result))) == _normalized(entry["Changes"])
+
+
+def test_split_and_merge_dry_runs_agree_with_the_real_runs(clean_mounted: OrthancServer) -> None:
+    uploaded = clean_mounted.upload_many([to_bytes(ds) for ds in make_study(series_count=2, instances_per_series=2)])
+    study = uploaded[0]["ParentStudy"]
+    series = clean_mounted.get_json(f"/studies/{study}")["Series"][0]
+    body = {"Series": [series], "Replace": {"StudyDescription": "split"}, "KeepSource": True}
+    before = clean_mounted.statistics()
+    dry = clean_mounted.post_json(f"{MOUNT}/studies/{study}/split", dict(body, DryRun=True))
+    assert clean_mounted.statistics() == before and dry["InstancesCount"] == 2
+    real = clean_mounted.post_json(f"{MOUNT}/studies/{study}/split", body)
+    assert dry["TargetStudyUID"] == real["TargetStudyUID"]
+    _agrees(clean_mounted, dry, {i["ID"] for i in clean_mounted.get_json(f"/studies/{real['TargetStudy']}/instances")})
+
+    other = clean_mounted.upload_many([to_bytes(ds) for ds in make_study(series_count=1, instances_per_series=2,
+                                                                          seed=5, patient_id="OTHER")])
+    merge = {"Resources": [other[0]["ParentStudy"]], "KeepSource": True}
+    dry = clean_mounted.post_json(f"{MOUNT}/studies/{study}/merge", dict(merge, DryRun=True))
+    assert clean_mounted.get_json(f"/studies/{study}/instances") and dry["TargetStudy"] == study
+    count = len(clean_mounted.get_json(f"/studies/{study}/instances"))
+    clean_mounted.post_json(f"{MOUNT}/studies/{study}/merge", merge)
+    now = {i["ID"] for i in clean_mounted.get_json(f"/studies/{study}/instances")}
+    assert len(now) == count + 2
+    _agrees(clean_mounted, dry, {i["ID"] for i in dry["Instances"]} & now)
+    assert {i["ID"] for i in dry["Instances"]} <= now

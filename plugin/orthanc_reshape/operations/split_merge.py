@@ -20,7 +20,7 @@ from ..dicom.relocation import (MovedSet, Relocation, UidScheme, instance_uids, 
 from ..dicom.uids import strip_value
 from ..errors import ReshapeError, unknown_resource
 from ..requests import MergeRequest, SplitRequest
-from . import pipeline
+from . import dry_run, pipeline
 from .pipeline import PipelineResult, SourceInstance, StoredInstance
 
 PROVENANCE = "ModifiedFrom"
@@ -113,6 +113,8 @@ def prepare_split(source: SplitSource, request: SplitRequest, config: ReshapeCon
     expected = {s.id: index.member(s.id) for s in sources}
     relocation = Relocation(scheme, _moved_set(scheme, expected, [index]), request.replace,
                             tuple(tag for tag, _ in request.remove))
+    if request.dry_run:
+        return lambda: dict(_dry_run(sources, relocation, config), TargetStudyUID=study_uid)
 
     def work() -> Dict[str, Any]:
         result = _move(sources, expected, relocation, request.job.permissive, request.keep_source, new_study=True)
@@ -197,6 +199,8 @@ def prepare_merge(target: MergeTarget, request: MergeRequest, config: ReshapeCon
     scheme = UidScheme(config.uid_root, target.index.uid)
     expected = {s.id: indexes[s.study].member(s.id) for s in ordered}
     relocation = Relocation(scheme, _moved_set(scheme, expected, indexes.values()), replace, remove)
+    if request.dry_run:
+        return lambda: dict(_dry_run(ordered, relocation, config), TargetStudy=target.index.id)
 
     def work() -> Dict[str, Any]:
         result = _move(ordered, expected, relocation, request.job.permissive, request.keep_source, new_study=False)
@@ -207,6 +211,17 @@ def prepare_merge(target: MergeTarget, request: MergeRequest, config: ReshapeCon
 
 
 # --- both ----------------------------------------------------------------------------------------------------
+
+def _dry_run(sources: Sequence[SourceInstance], relocation: Relocation, config: ReshapeConfig) -> Dict[str, Any]:
+    """DryRun: what the move would change in each instance (operations/dry_run.py); nothing stored or deleted."""
+    moved = relocation.moved
+    pairs = list(moved.instances.items()) + list(moved.series.items()) + list(moved.studies.items())
+
+    def edit(dataset) -> list:
+        relocate(dataset, relocation)
+        return pairs
+    return dry_run.run_edit([s.id for s in sources], edit, False, config.dry_run_values)
+
 
 def _move(sources: Sequence[SourceInstance], expected_uids: Dict[str, Tuple[str, str, str]], relocation: Relocation,
           permissive: bool, keep_source: bool, new_study: bool) -> PipelineResult:
