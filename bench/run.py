@@ -8,7 +8,8 @@ lives inside Orthanc's process). Results go to bench/results.json and a Markdown
 
 Environment: BENCH_SMALL=1 (a few small instances, one round: the smoke mode run by the test suite),
 BENCH_INSTANCES (CT study size, default 300), BENCH_ROWS (default 512), BENCH_ROUNDS (default 3),
-BENCH_CALLS (single-instance calls, default 100), BENCH_RESULTS (output file), BENCH_WORKDIR (where
+BENCH_CALLS (single-instance calls, default 100), BENCH_MEMORY_INSTANCES (size of the small-instance study
+whose anonymization measures memory growth, default 10000; 0 skips it), BENCH_RESULTS (output file), BENCH_WORKDIR (where
 Orthanc's storage goes, default the system's temp dir; /dev/shm measures with storage in RAM).
 """
 from __future__ import annotations
@@ -43,6 +44,7 @@ def settings() -> Dict[str, int]:
         "rounds": int(os.environ.get("BENCH_ROUNDS", 1 if small else 3)),
         "calls": int(os.environ.get("BENCH_CALLS", 3 if small else 100)),
         "mr_per_series": 2 if small else 40,
+        "memory_instances": int(os.environ.get("BENCH_MEMORY_INSTANCES", 20 if small else 10000)),
     }
 
 
@@ -207,12 +209,24 @@ def run_bench() -> dict:
             for instance in list(server.get_json(f"/studies/{bench.ct_study}/instances")):
                 server.delete(f"/instances/{instance['ID']}")
             ceiling[f"store_{clients}_clients_ips"] = round(bench.raw_store(clients), 1)
-        return {"orthanc": version, "storage": str(workdir), "date": datetime.date.today().isoformat(),
+        memory = measure_memory(server, config["memory_instances"]) if config["memory_instances"] else None
+        return {"orthanc": version, "storage": str(workdir), "memory": memory, "date": datetime.date.today().isoformat(),
                 "machine": f"{os.cpu_count()} cores, {platform.machine()}", "settings": config,
                 "operations": results, "raw_store": ceiling}
     finally:
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def measure_memory(server: OrthancServer, count: int) -> dict:
+    """Peak RSS growth of Orthanc (the plugin lives in it) while the plugin anonymizes a study of `count`
+    small instances: it must not grow with the study size."""
+    print(f"Memory: anonymizing a study of {count} small instances...", flush=True)
+    series = [to_bytes(d) for d in make_ct_series(count, seed=99, patient_id="BENCH-MEMORY", rows=8, columns=8)]
+    study = upload_parallel(server, series)[0]["ParentStudy"]
+    seconds, grown = timed(server, lambda: check(server.post(f"{MOUNT}/studies/{study}/anonymize", {})))
+    print(f"  {count} instances in {seconds:.0f} s, peak RSS growth {grown:.1f} MB", flush=True)
+    return {"instances": count, "seconds": round(seconds, 1), "rss_growth_mb": round(grown, 1)}
 
 
 def markdown(results: dict) -> str:
@@ -226,6 +240,10 @@ def markdown(results: dict) -> str:
         else:
             lines.append(f"| {name} | {r['builtin_ips']} | {r['plugin_ips']} | {r['ratio']} | {r['rss_growth_mb']} |")
     lines.append("")
+    if results.get("memory"):
+        m = results["memory"]
+        lines.append(f"Memory: anonymizing a study of {m['instances']} small instances grew Orthanc's peak RSS by "
+                     f"{m['rss_growth_mb']} MB ({m['seconds']} s).")
     lines.append("Raw store rate of the same CT files (POST /instances): " + ", ".join(
         f"{k.split('_')[1]} client(s): {v} inst/s" for k, v in results["raw_store"].items()))
     return "\n".join(lines)

@@ -25,4 +25,5 @@ def test_bench_smoke_mode_writes_results(tmp_path: Path) -> None:
         assert set(numbers) == {"builtin_ips", "plugin_ips", "ratio", "rss_growth_mb"}, name
         assert numbers["plugin_ips"] and numbers["builtin_ips"], f"{name} did not run"
     assert set(results["raw_store"]) == {"store_1_clients_ips", "store_4_clients_ips"}
+    assert results["memory"]["instances"] == 20 and results["memory"]["rss_growth_mb"] is not None
     assert "| operation |" in run.stdout
