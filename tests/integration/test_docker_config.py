@@ -23,3 +23,9 @@ def test_dockerfile_installs_the_plugin_where_the_script_path_points() -> None:
     assert "COPY plugin/ /usr/share/orthanc-reshape/plugin/" in dockerfile
     assert "ORTHANC__PYTHON_SCRIPT=/usr/share/orthanc-reshape/plugin/reshape.py" in dockerfile
     assert "--break-system-packages -r /usr/share/orthanc-reshape/requirements.txt" in dockerfile
+
+
+def test_docker_configuration_names_the_metadata_like_orthanc_json() -> None:
+    docker = json.loads((DOCKER / "orthanc-reshape.json").read_text())
+    default = json.loads((REPO_ROOT / "orthanc.json").read_text())
+    assert docker["UserMetadata"] == default["UserMetadata"]
