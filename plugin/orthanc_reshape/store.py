@@ -78,7 +78,11 @@ def answer_buffer(output: Any, body: bytes, mime: str) -> None:
 
 def answer_error(output: Any, status: int, body: str) -> None:
     output.SetHttpHeader("Content-Type", "application/json")
-    output.SendHttpStatus(status, body, len(body.encode("utf-8")))
+    data = body.encode("utf-8")
+    try:
+        output.SendHttpStatus(status, body, len(data))  # orthanc-python 4.x: (status, str body, UTF-8 size)
+    except TypeError:  # bindings that take the body as a buffer with its own size
+        output.SendHttpStatus(status, data)
 
 
 def register_route(uri_regex: str, callback) -> None:
