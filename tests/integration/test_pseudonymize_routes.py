@@ -147,3 +147,15 @@ def test_without_a_key_pseudonymize_is_a_400_and_export_a_403(clean_orthanc: Ort
     assert "Pseudonymization" in response.json()["Details"] and response.json()["Field"] == "Pseudonymize"
     assert clean_orthanc.statistics()["CountStudies"] == 1
     assert clean_orthanc.get("/reshape/pseudonyms/default/patients.csv").status == 403
+
+
+def test_bulk_anonymize_gives_each_patient_its_own_pseudonym(clean_keyed: OrthancServer) -> None:
+    jane = _upload(clean_keyed, make_ct_series(1, seed=1))
+    john = _upload(clean_keyed, make_ct_series(1, seed=2, patient_id="RESHAPE-0002", patient_name="Roe^John"))
+    answer = clean_keyed.post_json(f"{MOUNT}/tools/bulk-anonymize", {"Resources": [jane, john], "Pseudonymize": True})
+    patients = [r["ID"] for r in answer["Resources"] if r["Type"] == "Patient"]
+    assert len(patients) == 2
+    names = {clean_keyed.get_json(f"/patients/{p}")["MainDicomTags"]["PatientName"] for p in patients}
+    assert len(names) == 2 and all(name.startswith("PSEUDO") for name in names)
+    single = _anonymize(clean_keyed, john, {"Pseudonymize": True})
+    assert single["PatientID"] in patients

@@ -159,3 +159,14 @@ def test_retain_uids_keeps_every_uid_and_reference():
         assert after.ReferencedImageSequence[0].ReferencedSOPInstanceUID == \
             before.ReferencedImageSequence[0].ReferencedSOPInstanceUID
     assert after.PatientID != before.PatientID
+
+
+def test_nested_patient_names_are_pseudonymized_or_emptied():
+    image = make_ct_series(1)[0]
+    image.ReferencedImageSequence[0].PatientName = "Doe^Jane"
+    image.SourceImageSequence[0].PatientName = "Somebody^Else"
+    (out,), _ = anonymize([image], {"Pseudonymize": True})
+    assert out.ReferencedImageSequence[0].PatientName == out.PatientName
+    assert out.SourceImageSequence[0].PatientName == ""
+    (plain,), _ = anonymize([image], {})
+    assert plain.ReferencedImageSequence[0].PatientName == "Doe^Jane"  # Orthanc's behaviour without it

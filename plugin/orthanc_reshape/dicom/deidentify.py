@@ -17,7 +17,7 @@ from .plan import EditPlan
 from .pseudonyms import Pseudonymizer
 from .tags import PATIENT_ID, PATIENT_NAME, SERIES_UID, SOP_UID, STUDY_UID
 from .uids import Level, UidMap, random_identifier, strip_value
-from .values import optional_str, replace_element
+from .values import element_vr, optional_str, replace_element
 
 ACCESSION_NUMBER = 0x00080050
 DEFAULT_MAX_DAYS = 365
@@ -86,6 +86,7 @@ class Deidentification:
                 pseudonym = self.keyed.patient_name(original_pid)
                 replace_element(ds, PATIENT_NAME, pseudonym, "PatientName", plan.private_creator)
                 record["PatientName"] = [original_name, pseudonym]
+                _nested_names(ds, (), plan, original_name, pseudonym)
             if original_accession and ACCESSION_NUMBER in plan.clear:
                 pseudonym = self.keyed.accession_number(original_accession)
                 replace_element(ds, ACCESSION_NUMBER, pseudonym, "AccessionNumber", plan.private_creator)
@@ -101,6 +102,21 @@ class Deidentification:
             shift_dates(ds, days, skip=lambda parents, tag: _protected(plan, parents, tag))
             record["DateOffsetDays"] = days
         return record
+
+
+def _nested_names(ds: Dataset, parents, plan: EditPlan, original: str, pseudonym: str) -> None:
+    """Nested PatientNames (which Orthanc's visitor leaves as they are): the patient's own name becomes its
+    pseudonym, any other name is emptied. Kept paths stay untouched."""
+    for tag in list(ds.keys()):
+        if plan.keep_paths and plan.is_kept_path(parents, tag):
+            continue
+        if parents and tag == PATIENT_NAME:
+            value = strip_value(optional_str(ds, tag) or "")
+            if value:
+                replace_element(ds, tag, pseudonym if value == original else "", "PatientName", plan.private_creator)
+        elif element_vr(ds, tag) == "SQ":
+            for index, item in enumerate(ds[tag].value or []):
+                _nested_names(item, parents + ((tag, index),), plan, original, pseudonym)
 
 
 def _original_of(recorder: RecordingUidMap, tag: int, ds: Dataset) -> str:
