@@ -5,11 +5,9 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from pydicom.dataset import Dataset
 
 from dicom_files import make_ct_series, make_rtstruct_for
 from orthanc_reshape.config import ConfigurationError, parse_config
-from orthanc_reshape.dicom.dates import dates_of
 from orthanc_reshape.errors import ReshapeError
 from orthanc_reshape.requests import parse_edit_request
 from support import reread

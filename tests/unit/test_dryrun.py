@@ -6,7 +6,7 @@ from orthanc_reshape.dicom.dryrun import changes, orthanc_ids, snapshot
 from orthanc_reshape.dicom.files import orthanc_instance_id, write_dataset
 from orthanc_reshape.dicom.uids import UidMap
 from orthanc_reshape.dicom.deidentify import Deidentification, RecordingUidMap
-from support import anonymize, reread
+from support import reread
 
 
 def _by_path(report):
