@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup run test unit integration bench lint clean
+.PHONY: setup setup-test run test unit integration bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -14,14 +14,18 @@ run: setup
 	mkdir -p data
 	Orthanc orthanc.json
 
+## The test set-up also installs PostgreSQL and Orthanc's PostgreSQL index (the two-node test).
+setup-test:
+	@RESHAPE_POSTGRESQL=1 bash scripts/setup.sh
+
 ## Every test: unit tests (no server) and integration tests (real Orthanc on free ports).
-test: setup
+test: setup-test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 unit: setup
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-integration: setup
+integration: setup-test
 	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
 ## Plugin vs built-in, same Orthanc, same data (BENCH_SMALL=1 for a quick smoke run).

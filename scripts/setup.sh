@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_pkgs=()
-# RESHAPE_POSTGRESQL=1 also installs PostgreSQL and Orthanc's PostgreSQL index plugin, for the optional
-# two-node test (tests/integration/test_postgresql_nodes.py, skipped without them).
+# RESHAPE_POSTGRESQL=1 (make test) also installs PostgreSQL and Orthanc's PostgreSQL index plugin, for the
+# two-node test (tests/integration/test_postgresql_nodes.py, which is skipped, saying why, without them).
 optional_pkgs=()
 [ "${RESHAPE_POSTGRESQL:-0}" = 1 ] && optional_pkgs=(postgresql orthanc-postgresql)
 for p in orthanc orthanc-python python3-venv "${optional_pkgs[@]}"; do
