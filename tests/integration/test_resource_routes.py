@@ -304,3 +304,21 @@ def test_sequential_sdk_path_gives_the_same_result(make_orthanc) -> None:
     answer = server.post_json(f"/series/{uploaded[0]['ParentSeries']}/modify", {"Replace": {"SeriesDescription": "s"}})
     new = _instances_of(server, "series", answer["ID"])
     assert [d.InstanceNumber for d in new] == [1, 2, 3, 4] and {d.SeriesDescription for d in new} == {"s"}
+
+
+def test_rollback_never_deletes_instances_that_existed_with_overwrite_instances(make_orthanc) -> None:
+    """With OverwriteInstances, Orthanc answers "Success" when it re-stores an instance it already had:
+    a failed request must still leave those instances in place."""
+    server = make_orthanc({"OverwriteInstances": True})
+    images = make_ct_series(3, seed=21)
+    for ds in images[:2]:
+        del ds[0x00091002]  # only the last image keeps its private US element: Replace "abc" fails there
+    series = _upload(server, images)[0]["ParentSeries"]
+    move = {"Replace": {"PatientID": "MOVED"}, "Force": True,
+            "Keep": ["StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"]}
+    first = server.post_json(f"/series/{series}/modify", move)
+    existing = sorted(i["ID"] for i in server.get_json(f"/series/{first['ID']}/instances"))
+    assert len(existing) == 3
+    refused = server.post(f"/series/{series}/modify", dict(move, Replace={"PatientID": "MOVED", "0009,1002": "abc"}))
+    assert refused.status == 400 and "0009,1002" in refused.json()["Field"], refused.body
+    assert sorted(i["ID"] for i in server.get_json(f"/series/{first['ID']}/instances")) == existing

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 from .. import store
+from ..dicom.files import orthanc_instance_id
 from ..errors import ReshapeError
 
 
@@ -145,16 +146,19 @@ class _Run:
     """The shared state of one pipeline run over its worker threads."""
 
     def __init__(self, sources: Sequence[SourceInstance], transform: Callable[[bytes, SourceInstance], bytes],
-                 permissive: bool, monitor: Monitor, client) -> None:
+                 permissive: bool, monitor: Monitor, client, check_existing: bool) -> None:
         self.sources, self.transform, self.permissive, self.monitor = sources, transform, permissive, monitor
         self.client = client
+        # With OverwriteInstances, Orthanc answers "Success" for an instance it already had: whether a
+        # stored instance is new must then be asked before storing it.
+        self.check_existing = check_existing
         self.lock = threading.Lock()          # the fields below
         self.monitor_lock = threading.Lock()  # calls to the monitor, one at a time
         self.next = 0
         self.done = 0
         self.stored: Dict[int, StoredInstance] = {}
         self.failures: Dict[int, Dict[str, str]] = {}
-        self.error: Optional[tuple] = None    # (source, ReshapeError) of the first non-permissive failure
+        self.error: Optional[tuple] = None    # (source or None, ReshapeError): the run stops and is rolled back
         self.interrupted = False
 
     def _take(self) -> Optional[int]:
@@ -164,50 +168,68 @@ class _Run:
             self.next += 1
             return self.next - 1
 
-    def _progress(self) -> None:
+    def _stop(self, source: Optional[SourceInstance], exc: Exception) -> None:
+        error = exc if isinstance(exc, ReshapeError) else ReshapeError("InternalError", f"{type(exc).__name__}: {exc}")
         with self.lock:
-            self.done += 1
-            done = self.done
-        with self.monitor_lock:
-            self.monitor.progress(done, len(self.sources))
+            self.error = self.error or (source, error)
 
     def work(self) -> None:
-        """One worker: take the next source instance until none is left or the run stops."""
+        """One worker: take the next source instance until none is left or the run stops. Any error
+        stops the run (the caller rolls back); only the instance's own failures may be permissive."""
         while True:
             index = self._take()
             if index is None:
                 return
-            source = self.sources[index]
             try:
                 with self.monitor_lock:
                     self.monitor.checkpoint()
+                self._process(index)
+                with self.lock:
+                    self.done += 1
+                    done = self.done
+                with self.monitor_lock:
+                    self.monitor.progress(done, len(self.sources))
             except Interrupted:
                 with self.lock:
                     self.interrupted = True
                 return
-            try:
-                dicom = self.transform(store.fetch_instance(source.id, self.client), source)
-                with self.monitor_lock:
-                    self.monitor.will_store(dicom)
-                answer = store.save_instance(dicom, self.client)
-            except Exception as exc:  # one instance failed: stop the run, or record it
-                error = exc if isinstance(exc, ReshapeError) else ReshapeError(
-                    "InternalError", f"{type(exc).__name__}: {exc}")
-                with self.lock:
-                    if not self.permissive:
-                        self.error = self.error or (source, error)
-                        return
-                    self.failures[index] = {"ID": source.id, "Error": error.details}
-                store.log_error(f"Orthanc Reshape: instance {source.id} failed (permissive): {error.details}")
-                self._progress()
-                continue
-            stored = StoredInstance(source, answer["ID"], answer["ParentSeries"], answer["ParentStudy"],
-                                    answer["ParentPatient"], answer.get("Status") != "AlreadyStored")
-            with self.lock:
-                self.stored[index] = stored
+            except Exception as exc:  # a failure of the run itself (monitor, journal): stop
+                self._stop(self.sources[index], exc)
+                return
+
+    def _process(self, index: int) -> None:
+        """Fetch, transform and store one instance; its failure is recorded (Permissive) or raised."""
+        source = self.sources[index]
+        try:
+            dicom = self.transform(store.fetch_instance(source.id, self.client), source)
+            predicted, existed = None, False
+            if self.check_existing:
+                predicted = orthanc_instance_id(dicom)
+                existed = predicted is None or store.instance_exists(predicted)
             with self.monitor_lock:
-                self.monitor.stored(stored.id, stored.newly_stored)
-            self._progress()
+                self.monitor.will_store(dicom)
+            answer = store.save_instance(dicom, self.client)
+        except Interrupted:
+            raise
+        except Exception as exc:  # the instance failed
+            if not self.permissive:
+                raise
+            error = exc if isinstance(exc, ReshapeError) else ReshapeError("InternalError", f"{type(exc).__name__}: {exc}")
+            with self.lock:
+                self.failures[index] = {"ID": source.id, "Error": error.details}
+            store.log_error(f"Orthanc Reshape: instance {source.id} failed (permissive): {error.details}")
+            return
+        if self.check_existing:
+            # A prediction that missed Orthanc's ID counts as existing: never delete what may be older.
+            newly = not existed and predicted == answer["ID"]
+        else:
+            newly = answer.get("Status") != "AlreadyStored"
+        stored = StoredInstance(source, answer["ID"], answer["ParentSeries"], answer["ParentStudy"],
+                                answer["ParentPatient"], newly)
+        with self.lock:
+            self.stored[index] = stored
+        with self.monitor_lock:
+            self.monitor.stored(stored.id, stored.newly_stored)
 
 
 def run(sources: Sequence[SourceInstance], transform: Callable[[bytes, SourceInstance], bytes],
@@ -221,7 +243,7 @@ def run(sources: Sequence[SourceInstance], transform: Callable[[bytes, SourceIns
     monitor.progress(0, len(sources))
     workers = max(1, min(_settings["workers"], len(sources)))
     client = store.loopback_client() if _settings["loopback"] and workers > 1 else None
-    state = _Run(sources, transform, permissive, monitor, client)
+    state = _Run(sources, transform, permissive, monitor, client, store.overwrite_instances())
     if workers == 1:
         state.work()
     else:
@@ -235,19 +257,31 @@ def run(sources: Sequence[SourceInstance], transform: Callable[[bytes, SourceIns
     if state.interrupted:
         rollback(stored)
         raise Interrupted()
+    if not state.error and len(stored) + len(state.failures) != len(sources):
+        state.error = (None, ReshapeError("InternalError", f"only {len(stored) + len(state.failures)} of "
+                                          f"{len(sources)} instances were processed"))
     if state.error:
         source, error = state.error
-        rollback(stored)
-        raise PipelineFailure(error.kind, f"Instance {source.id} failed: {error.details}; nothing was "
-                              f"changed (the {len(stored)} instance(s) stored before were removed)", error.field)
+        left = rollback(stored)
+        what = f"Instance {source.id} failed" if source else "The operation failed"
+        outcome = ("nothing was changed (the {} instance(s) stored before were removed)".format(len(stored))
+                   if not left else f"the instance(s) {', '.join(left)} it had stored could not be removed")
+        raise PipelineFailure(error.kind, f"{what}: {error.details}; {outcome}", error.field)
     return PipelineResult(stored, [state.failures[index] for index in sorted(state.failures)])
 
 
-def rollback(stored: Sequence[StoredInstance]) -> None:
-    """Remove what this request stored: never an instance that existed before, never a source."""
+def rollback(stored: Sequence[StoredInstance]) -> List[str]:
+    """Remove what this request stored: never an instance that existed before, never a source. Goes on
+    after a failed deletion; returns the IDs that could not be removed (logged)."""
+    left = []
     for instance in stored:
         if instance.newly_stored and not instance.in_place:
-            store.delete("Instance", instance.id)
+            try:
+                store.delete("Instance", instance.id)
+            except Exception as exc:  # keep removing the others
+                store.log_error(f"Orthanc Reshape: rollback could not remove instance {instance.id}: {exc}")
+                left.append(instance.id)
+    return left
 
 
 def delete_sources(stored: Sequence[StoredInstance]) -> None:
