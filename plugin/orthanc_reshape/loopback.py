@@ -10,9 +10,13 @@ from __future__ import annotations
 import http.client
 import ssl
 import threading
+import time
 from typing import Dict, Optional, Tuple
 
 TIMEOUT = 600.0
+# Orthanc closes an idle keep-alive connection after about a second: reconnect before that can happen,
+# so that a request is never sent on a connection the server is closing (a POST is never sent twice).
+MAX_IDLE = 0.5
 
 
 class LoopbackClient:
@@ -26,6 +30,9 @@ class LoopbackClient:
 
     def _connection(self) -> http.client.HTTPConnection:
         connection = getattr(self._local, "connection", None)
+        if connection is not None and time.monotonic() - self._local.last_used > MAX_IDLE:
+            connection.close()
+            connection = None
         if connection is None:
             if self.use_ssl:
                 context = ssl.create_default_context()
@@ -38,19 +45,23 @@ class LoopbackClient:
         return connection
 
     def request(self, method: str, uri: str, body: Optional[bytes] = None) -> Tuple[int, bytes]:
-        """(status, body) of one request; a broken keep-alive connection is reopened once."""
+        """(status, body) of one request. A failed GET is retried once on a new connection; a failed
+        POST is not (it may have been carried out), its error goes to the caller."""
         headers = dict(self.headers)
         if body is not None:
             headers["Content-Type"] = "application/dicom"
-        for attempt in (1, 2):
+        attempts = 2 if method == "GET" else 1
+        for attempt in range(1, attempts + 1):
             connection = self._connection()
             try:
                 connection.request(method, uri, body=body, headers=headers)
                 answer = connection.getresponse()
-                return answer.status, answer.read()
-            except (http.client.HTTPException, ConnectionError, OSError):
+                data = answer.read()
+                self._local.last_used = time.monotonic()
+                return answer.status, data
+            except (http.client.HTTPException, OSError):
                 connection.close()
                 self._local.connection = None
-                if attempt == 2:
+                if attempt == attempts:
                     raise
         raise AssertionError("unreachable")
