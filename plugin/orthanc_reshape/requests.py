@@ -18,6 +18,7 @@ from .dicom.profiles import load_profile
 from .dicom.pseudonyms import Pseudonymizer
 from .dicom.tags import dictionary_vr, format_tag, keyword, parse_tag
 from .dicom.uids import Level
+from .dicom.values import check_value
 from .errors import ReshapeError, bad_format, bad_request, bad_type, out_of_range
 
 _TRANSFER_SYNTAXES = frozenset(str(uid) for uid in AllTransferSyntaxes)
@@ -69,7 +70,10 @@ def _replacements(body: Dict[str, Any]) -> Tuple[Replacement, ...]:
     value = body.get("Replace", {})
     if not isinstance(value, dict):
         raise bad_request("Member \"Replace\" should be a JSON object mapping paths to values", "Replace")
-    return tuple((parse_path(name, f"Replace.{name}"), item, f"Replace.{name}") for name, item in value.items())
+    replacements = tuple((parse_path(name, f"Replace.{name}"), item, f"Replace.{name}") for name, item in value.items())
+    for path, item, field in replacements:
+        check_value(path.tag, item, field)
+    return replacements
 
 
 @dataclass(frozen=True)

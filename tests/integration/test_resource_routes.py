@@ -322,3 +322,32 @@ def test_rollback_never_deletes_instances_that_existed_with_overwrite_instances(
     refused = server.post(f"/series/{series}/modify", dict(move, Replace={"PatientID": "MOVED", "0009,1002": "abc"}))
     assert refused.status == 400 and "0009,1002" in refused.json()["Field"], refused.body
     assert sorted(i["ID"] for i in server.get_json(f"/series/{first['ID']}/instances")) == existing
+
+
+@pytest.mark.parametrize("replace,field", [
+    ({"Rows": "abc"}, "Replace.Rows"),
+    ({"Rows": 70000}, "Replace.Rows"),
+    ({"StudyDescription": ["not", "a", "sequence"]}, "Replace.StudyDescription"),
+    ({"ReferencedStudySequence": [{"ReferencedSOPClassUID": True}]}, "Replace.ReferencedStudySequence[0].ReferencedSOPClassUID"),
+])
+def test_bad_values_are_refused_before_any_instance_even_permissive(clean_orthanc: OrthancServer, replace,
+                                                                     field) -> None:
+    study = _upload(clean_orthanc, make_ct_series(2, seed=22))[0]["ParentStudy"]
+    before = _snapshot(clean_orthanc)
+    response = clean_orthanc.post(f"/studies/{study}/modify", {"Replace": replace, "Permissive": True})
+    assert response.status == 400 and response.json()["Field"] == field, response.body
+    assert _snapshot(clean_orthanc) == before
+
+
+def test_a_refused_request_takes_no_anonymized_number(clean_orthanc: OrthancServer) -> None:
+    uploaded = _upload(clean_orthanc, make_ct_series(1, seed=23))[0]
+
+    def number() -> int:
+        name = str(read(clean_orthanc.post(f"/instances/{uploaded['ID']}/anonymize", {}).body).PatientName)
+        return int(name[len("Anonymized"):])
+    first = number()
+    refused = clean_orthanc.post(f"/studies/{uploaded['ParentStudy']}/anonymize", {
+        "Keep": ["StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "PatientID"], "Force": True,
+        "KeepSource": False})
+    assert refused.status == 400
+    assert number() == first + 1

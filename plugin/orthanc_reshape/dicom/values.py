@@ -6,6 +6,7 @@ import math
 import re
 from typing import Any, List, Optional, Union
 
+from pydicom import datadict
 from pydicom.charset import convert_encodings, encode_string
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
@@ -165,3 +166,17 @@ def optional_str(ds: Dataset, tag: int) -> Optional[str]:
     if isinstance(value, MultiValue):  # the DICOM string "a\\b", not Python's "['a', 'b']"
         return "\\".join(str(part) for part in value)
     return str(value)
+
+
+def check_value(tag: int, value: Any, field: str) -> None:
+    """Refuse (400) a JSON value that cannot become a `tag` element whatever the file: checked once per
+    request, before any instance is touched. Tags whose VR depends on the file (private tags, tags with
+    several possible VRs) are checked on each file instead."""
+    if (tag >> 16) & 1:
+        return
+    try:
+        vr = datadict.dictionary_VR(tag)
+    except KeyError:
+        return
+    if vr and " or " not in vr:
+        make_element(tag, value, vr, ["utf_8"], field)

@@ -89,9 +89,10 @@ def prepare_edit(route_level: Optional[str], resource_ids: Sequence[str], reques
         level = Level[route_level.upper()]
     else:
         level = request.level if request.level is not None else detect_level(edit.replace)
+    # Checked on a plan with a placeholder name first: a refused request takes no Anonymized<N> number.
+    _sanity_checks(edit.plan(orthanc_version(), level=level), request, resources)
     plan = edit.plan(orthanc_version(), level=level,
                      patient_name=dry_run.next_anonymized_name if edit.dry_run else anonymized_name)
-    _sanity_checks(plan, request, resources)
     sources = list({s.id: s for rid, lvl, res in resources for s in collect_sources(lvl, rid, res)}.values())
     uid_map = new_uid_map(config, edit)
     if edit.dry_run:
