@@ -304,3 +304,32 @@ def test_with_a_rebuilder_queued_jobs_run_after_a_restart_and_interrupted_ones_c
         restarted.resubmit(untracked)
     release.set()  # let the first engine's thread end while the stand-in store is still in place
     wait_for(lambda: first.get(running)["State"] == "Success")
+
+
+def test_a_resubmitted_job_forgets_the_journal_of_its_earlier_run(jobs, db) -> None:
+    """After a resubmit, a crash must not roll back what the earlier (already rolled-back or committed)
+    run had journaled."""
+    engine = jobs.JobEngine(workers=1)
+
+    def failing_run(progress, cancelled):
+        for index in range(jobs.JOURNAL_CHUNK + 2):  # two chunks
+            engine.journal(engine._jobs[job_id], f"first-{index}")
+        raise jobs.ReshapeError("InternalError", "boom")
+    job_id = engine.submit("T", failing_run)
+    wait_for(lambda: engine.get(job_id)["State"] == "Failure")
+    engine._jobs[job_id].run = lambda progress, cancelled: {}
+    engine.resubmit(job_id)
+    wait_for(lambda: engine.get(job_id)["State"] == "Success")
+    assert jobs.JobRecords().load_journal(engine._jobs[job_id]) == []
+
+
+def test_a_job_that_failed_while_deleting_its_sources_cannot_be_resubmitted(jobs) -> None:
+    engine = jobs.JobEngine(workers=1)
+
+    def committing_run(progress, cancelled):
+        jobs.pipeline.current_monitor().committing()
+        raise jobs.ReshapeError("InternalError", "deletion failed")
+    job_id = engine.submit("T", committing_run)
+    wait_for(lambda: engine.get(job_id)["State"] == "Failure")
+    with pytest.raises(jobs.ReshapeError, match="cannot be resubmitted"):
+        engine.resubmit(job_id)

@@ -160,17 +160,27 @@ class JobRecords:
         ids = job.journal[chunk * JOURNAL_CHUNK:]
         store.set_global_property(self._record_id(job.slot) + 1 + chunk, json.dumps({"Job": job.id, "Ids": ids}))
 
-    def load_journal(self, job: Job) -> List[str]:
-        ids: List[str] = []
+    def _journal_chunks(self, job: Job) -> List[tuple]:
+        """(property id, ids) of the job's journal chunks in the database, in order."""
+        chunks = []
         for chunk in range(SLOT_STRIDE - 2):
+            property_id = self._record_id(job.slot) + 1 + chunk
             try:
-                value = json.loads(store.get_global_property(self._record_id(job.slot) + 1 + chunk, "") or "null")
+                value = json.loads(store.get_global_property(property_id, "") or "null")
             except ValueError:
                 break
             if not isinstance(value, dict) or value.get("Job") != job.id:
                 break
-            ids.extend(value.get("Ids", []))
-        return ids
+            chunks.append((property_id, value.get("Ids", [])))
+        return chunks
+
+    def load_journal(self, job: Job) -> List[str]:
+        return [instance_id for _, ids in self._journal_chunks(job) for instance_id in ids]
+
+    def clear_journal(self, job: Job) -> None:
+        """Forget the journal of an earlier run of the job (a resubmitted job starts a new one)."""
+        for property_id, _ in self._journal_chunks(job):
+            store.set_global_property(property_id, "")
 
 
 class JobMonitor(pipeline.Monitor):
@@ -487,6 +497,9 @@ class JobEngine:
             job = self._job(job_id)
             if job.state != FAILURE:
                 raise ReshapeError("BadSequenceOfCalls", f"Cannot resubmit a job that has not failed ({job.state})")
+            if job.phase == "commit":
+                raise ReshapeError("BadSequenceOfCalls", "This job failed while deleting its sources, after storing "
+                                   "every new instance: it cannot be resubmitted")
             if job.run is None:
                 if job.request is None or self.rebuilder is None:
                     raise ReshapeError("BadSequenceOfCalls", "This job cannot be resubmitted after a restart of "
@@ -494,6 +507,7 @@ class JobEngine:
                 job.run = self.rebuilder(job.request)  # validated again: a source may be gone
             job.state, job.progress, job.error, job.content = PENDING, 0.0, (0, "Success", ""), {}
             job.completion_time, job.phase, job.journal, job.journaled = None, "", [], set()
+            self.records.clear_journal(job)
             self.records.save(job)
             self._dispatch()
 
