@@ -11,7 +11,7 @@ from .config import ReshapeConfig
 from .dicom import profiles
 from .dicom.paths import TagPath, parse_path
 from .dicom.plan import DEIDENTIFICATION_METHOD as DEDENT_METHOD
-from .dicom.plan import EditPlan, Replacement, anonymization_plan, modification_plan
+from .dicom.plan import SET_BY_PROFILE, EditPlan, Replacement, anonymization_plan, modification_plan
 from .dicom import annex_e
 from .dicom.deidentify import DEFAULT_MAX_DAYS, Deidentification
 from .dicom.profiles import load_profile
@@ -146,9 +146,9 @@ DEIDENTIFICATION_METHOD_CODES = 0x00120064
 def _record_method(plan: EditPlan, replace: Tuple[Replacement, ...], names: Tuple[str, ...]) -> None:
     """DeidentificationMethod names the options; DeidentificationMethodCodeSequence lists their codes
     (unless the request sets that sequence itself)."""
-    if DEDENT_METHOD in plan.replace and plan.replace[DEDENT_METHOD][1] == "DeidentificationMethod" and names:
+    if DEDENT_METHOD in plan.replace and not plan.replaced_by_request(DEDENT_METHOD) and names:
         method = "\\".join((plan.replace[DEDENT_METHOD][0],) + names)  # LO, multi-valued
-        plan.replace[DEDENT_METHOD] = (method, "DeidentificationMethod")
+        plan.replace[DEDENT_METHOD] = (method, SET_BY_PROFILE)
     if DEIDENTIFICATION_METHOD_CODES not in {path.tag for path, _, _ in replace if path.is_top_level} \
             and DEIDENTIFICATION_METHOD_CODES not in plan.keep:
         plan.replace[DEIDENTIFICATION_METHOD_CODES] = (annex_e.method_codes(names), "DeidentificationMethodCodeSequence")

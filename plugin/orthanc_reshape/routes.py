@@ -87,7 +87,8 @@ def _callback(config: ReshapeConfig, method: str, handler: Handler, pattern: str
     def callback(output, uri: str, **request) -> None:
         try:
             if request.get("method") != method:
-                raise ReshapeError("BadRequest", f"Only {method} is allowed on {uri}")
+                store.answer_status(output, 405, method)  # as Orthanc answers a method a route does not take
+                return
             groups, body = tuple(request.get("groups") or ()), parse_json_object(request.get("body"))
             with jobs.requested({"Route": pattern, "Groups": list(groups), "Body": body}):  # kept by async jobs
                 answer = handler(config, groups, body)

@@ -233,3 +233,8 @@ def test_default_mount_shadows_the_builtin(clean_orthanc: OrthancServer) -> None
     instance = clean_orthanc.upload(to_bytes(make_ct_series(1)[0]))["ID"]
     response = clean_orthanc.post(f"/instances/{instance}/modify", {"Replace": {"NoSuchTag": "x"}})
     assert response.status == 400 and response.json()["Field"] == "Replace.NoSuchTag"  # ours, not Orthanc's 500
+
+
+def test_a_method_the_route_does_not_take_is_405(orthanc_mounted: OrthancServer, stored_files) -> None:
+    response = orthanc_mounted.get(f"{MOUNT}/instances/{stored_files['CT_small.dcm']}/anonymize")
+    assert response.status == 405

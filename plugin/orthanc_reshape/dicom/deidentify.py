@@ -21,7 +21,6 @@ from .values import element_vr, optional_str, replace_element
 
 ACCESSION_NUMBER = 0x00080050
 DEFAULT_MAX_DAYS = 365
-INTERNAL_PATIENT_NAME_FIELD = "PatientName"  # the field of plan's own Anonymized<N> replacement
 
 
 class RecordingUidMap:
@@ -82,7 +81,7 @@ class Deidentification:
         if self.pseudonymize:
             record["Project"] = self.keyed.project
             record["PatientID"] = [original_pid, optional_str(ds, PATIENT_ID) or ""]
-            if plan.replace.get(PATIENT_NAME, (None, ""))[1] == INTERNAL_PATIENT_NAME_FIELD:
+            if PATIENT_NAME in plan.replace and not plan.replaced_by_request(PATIENT_NAME):  # Anonymized<N>
                 pseudonym = self.keyed.patient_name(original_pid)
                 replace_element(ds, PATIENT_NAME, pseudonym, "PatientName", plan.private_creator)
                 record["PatientName"] = [original_name, pseudonym]
@@ -130,7 +129,7 @@ def _original_of(recorder: RecordingUidMap, tag: int, ds: Dataset) -> str:
 
 def _protected(plan: EditPlan, parents, tag: int) -> bool:
     """Elements the date shift leaves alone: kept paths, the request's own replacements."""
-    if not parents and (tag in plan.keep or (tag in plan.replace and plan.replace[tag][1].startswith("Replace"))):
+    if not parents and (tag in plan.keep or plan.replaced_by_request(tag)):
         return True
     if plan.keep_paths and plan.is_kept_path(parents, tag):
         return True

@@ -20,6 +20,9 @@ PATIENT_IDENTITY_REMOVED = 0x00120062
 DEIDENTIFICATION_METHOD = 0x00120063
 
 Replacement = Tuple[TagPath, Any, str]  # path, JSON value, request field for error messages
+# The "field" of the values the profile itself sets (PatientIdentityRemoved, DeidentificationMethod,
+# Anonymized<N>): what the request chose for them is its DicomVersion.
+SET_BY_PROFILE = "DicomVersion"
 
 
 @dataclass
@@ -47,8 +50,9 @@ class EditPlan:
         """Whether private element `tag` of `ds` (an item or the root) goes with the private tags."""
         return self.remove_private and not (self.retain_private is not None and self.retain_private(ds, tag))
 
-    def is_replaced(self, tag: int) -> bool:
-        return tag in self.replace
+    def replaced_by_request(self, tag: int) -> bool:
+        """True when the request's own Replace sets this tag (not the profile)."""
+        return tag in self.replace and self.replace[tag][1] != SET_BY_PROFILE
 
     def in_removed_range(self, tag: int) -> bool:
         group, element = tag >> 16, tag & 0xFFFF
@@ -142,8 +146,8 @@ def anonymization_plan(profile: Profile, replace: Sequence[Replacement], remove:
                     clear=set(profile.clear), uids=set(profile.uids), ranges=profile.ranges,
                     remove_private=not keep_private, private_creator=private_creator)
     method = profile.deidentification_method.format(version=orthanc_version)
-    plan.replace[PATIENT_IDENTITY_REMOVED] = ("YES", "DeidentificationMethod")
-    plan.replace[DEIDENTIFICATION_METHOD] = (method, "DeidentificationMethod")
+    plan.replace[PATIENT_IDENTITY_REMOVED] = ("YES", SET_BY_PROFILE)
+    plan.replace[DEIDENTIFICATION_METHOD] = (method, SET_BY_PROFILE)
     _apply_request(plan, replace, remove, keep, force)
     touched = {p.tag for p, _, _ in replace if p.is_top_level} | {p.tag for p, _ in remove if p.is_top_level} \
         | {p.tag for p, _ in keep if p.is_top_level}
@@ -151,10 +155,10 @@ def anonymization_plan(profile: Profile, replace: Sequence[Replacement], remove:
         # A customised profile no longer claims the Basic Profile; Orthanc >= 1.12.7 says so when
         # Replace is used. A request naming DeidentificationMethod itself has already decided.
         if replace:
-            plan.replace[DEIDENTIFICATION_METHOD] = (f"Orthanc {orthanc_version}", "DeidentificationMethod")
+            plan.replace[DEIDENTIFICATION_METHOD] = (f"Orthanc {orthanc_version}", SET_BY_PROFILE)
         else:
             plan.replace.pop(DEIDENTIFICATION_METHOD, None)
     if PATIENT_NAME not in touched:
-        plan.do_replace(PATIENT_NAME, patient_name(), "PatientName")
+        plan.do_replace(PATIENT_NAME, patient_name(), SET_BY_PROFILE)
     return plan
 
