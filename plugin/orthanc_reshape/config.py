@@ -70,6 +70,7 @@ class ReshapeConfig:
     dry_run_values: bool = False         # "DryRun" answers show the old values (else only VR and length)
     jobs_workers: int = 1                # asynchronous jobs run at most this many at a time
     jobs_history_size: int = 100         # finished jobs kept (in Orthanc's database) for GET /jobs
+    dictionary_names: Tuple[Tuple[str, int], ...] = ()  # names of Orthanc's "Dictionary" section -> tags
     store_workers: int = 4               # instances one request processes at the same time
     loopback_http: bool = True           # read and store them through Orthanc's HTTP port on loopback
 
@@ -103,7 +104,19 @@ def parse_config(orthanc_config: Dict[str, Any]) -> ReshapeConfig:
     return ReshapeConfig(pseudonymization=pseudonymization, dry_run_values=dry_run_values, mount=mount.rstrip("/"), default_dicom_version=version, uid_root=uid_root,
                          default_private_creator=creator if isinstance(creator, str) else "",
                          jobs_workers=workers, jobs_history_size=history,
-                         store_workers=store_workers, loopback_http=loopback_http)
+                         store_workers=store_workers, loopback_http=loopback_http,
+                         dictionary_names=_dictionary_names(orthanc_config.get("Dictionary")))
+
+
+def _dictionary_names(dictionary: Any) -> Tuple[Tuple[str, int], ...]:
+    """(name, tag) of the tags declared in Orthanc's "Dictionary" configuration ("gggg,eeee": [VR, name, ...]),
+    so that requests may name them as Orthanc lets them; malformed entries are Orthanc's to report."""
+    names = []
+    for key, entry in (dictionary or {}).items() if isinstance(dictionary, dict) else ():
+        match = re.fullmatch(r"\s*([0-9A-Fa-f]{4})\s*,\s*([0-9A-Fa-f]{4})\s*", str(key))
+        if match and isinstance(entry, list) and len(entry) >= 2 and isinstance(entry[1], str) and entry[1]:
+            names.append((entry[1], int(match.group(1) + match.group(2), 16)))
+    return tuple(names)
 
 
 def _positive_int(section: Dict[str, Any], name: str, default: int, maximum: int) -> int:

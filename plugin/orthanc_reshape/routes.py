@@ -13,6 +13,7 @@ from . import __version__, job_routes, store
 from .config import ConfigurationError, ReshapeConfig, parse_config
 from .errors import ReshapeError
 from . import pseudonym_routes
+from .dicom import tags
 from .operations import jobs, modify, pipeline, split_merge
 from .requests import (parse_edit_request, parse_json_object, parse_merge_request,
                        parse_resource_edit_request, parse_split_request)
@@ -126,6 +127,7 @@ def register() -> None:
         store.log_error(f"Orthanc Reshape: invalid configuration, no route registered: {exc}")
         raise
     pipeline.configure(config.store_workers, config.loopback_http)
+    tags.register_names(dict(config.dictionary_names))
     mounted = []
     for pattern, method, handler in ROUTES:
         uri = config.mount + pattern

@@ -238,3 +238,11 @@ def test_default_mount_shadows_the_builtin(clean_orthanc: OrthancServer) -> None
 def test_a_method_the_route_does_not_take_is_405(orthanc_mounted: OrthancServer, stored_files) -> None:
     response = orthanc_mounted.get(f"{MOUNT}/instances/{stored_files['CT_small.dcm']}/anonymize")
     assert response.status == 405
+
+
+def test_names_of_orthancs_dictionary_configuration_are_accepted(make_orthanc) -> None:
+    server = make_orthanc({"Dictionary": {"0009,1001": ["LO", "ReshapeTestText", 1, 1, "RESHAPE TEST"]}})
+    instance = server.upload(to_bytes(make_ct_series(1)[0]))["ID"]
+    ours = read(server.post(f"/instances/{instance}/modify", {"Replace": {"ReshapeTestText": "named"},
+                                                              "PrivateCreator": "RESHAPE TEST"}).body)
+    assert ours[0x00091001].value == "named"

@@ -28,3 +28,10 @@ def test_values_are_read() -> None:
 def test_bad_values_are_refused(section) -> None:
     with pytest.raises(ConfigurationError):
         parse_config({"Reshape": section})
+
+
+def test_names_of_orthancs_dictionary_are_read() -> None:
+    config = parse_config({"Dictionary": {"0009,1001": ["LO", "ReshapeTestName", 1, 1, "RESHAPE TEST"],
+                                          "7053,1003": ["ST", "OriginalImageFilename", 1, 1],
+                                          "bad": ["LO", "Ignored"]}})
+    assert dict(config.dictionary_names) == {"ReshapeTestName": 0x00091001, "OriginalImageFilename": 0x70531003}
