@@ -29,7 +29,6 @@ from .tags import PATIENT_ID, PATIENT_NAME, SERIES_UID, SOP_UID, STUDY_UID
 _DATA = os.path.join(os.path.dirname(__file__), "data", "annex-e.json")
 
 VERSION_2026A = "2026a"
-BASIC_CODE = "113100"
 MODIFIED_DATES = "RetainLongitudinalModifiedDates"
 FULL_DATES = "RetainLongitudinalFullDates"
 RETAIN_UIDS = "RetainUIDs"

@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..errors import bad_request
 from .paths import TagPath
-from .profiles import Profile, TagRange
+from .profiles import Profile, TagRange, in_ranges
 from .tags import MAIN_IDENTIFIERS, PATIENT_ID, PATIENT_NAME, SERIES_UID, SOP_CLASS_UID, SOP_UID, STUDY_UID, keyword
 from .uids import Level
 
@@ -55,8 +55,7 @@ class EditPlan:
         return tag in self.replace and self.replace[tag][1] != SET_BY_PROFILE
 
     def in_removed_range(self, tag: int) -> bool:
-        group, element = tag >> 16, tag & 0xFFFF
-        return any(g0 <= group <= g1 and e0 <= element <= e1 for g0, g1, e0, e1 in self.ranges)
+        return in_ranges(self.ranges, tag)
 
     def is_kept_path(self, parents: Tuple[Tuple[int, int], ...], tag: int) -> bool:
         return any(path.matches_prefix_of(parents, tag) for path in self.keep_paths)

@@ -15,6 +15,12 @@ _DATA = os.path.join(os.path.dirname(__file__), "data", "profiles.json")
 TagRange = Tuple[int, int, int, int]
 
 
+def in_ranges(ranges: Tuple[TagRange, ...], tag: int) -> bool:
+    """True when `tag` lies in one of the (group, element) ranges (curve and overlay data)."""
+    group, element = tag >> 16, tag & 0xFFFF
+    return any(g0 <= group <= g1 and e0 <= element <= e1 for g0, g1, e0, e1 in ranges)
+
+
 @dataclass(frozen=True)
 class Profile:
     """The tag sets of one DicomVersion: removed, cleared, and remapped through the UID map."""
@@ -26,9 +32,6 @@ class Profile:
     ranges: Tuple[TagRange, ...]
     deidentification_method: str  # with a "{version}" placeholder for the Orthanc version
 
-    def in_removed_range(self, tag: int) -> bool:
-        group, element = tag >> 16, tag & 0xFFFF
-        return any(g0 <= group <= g1 and e0 <= element <= e1 for g0, g1, e0, e1 in self.ranges)
 
 
 @lru_cache(maxsize=1)

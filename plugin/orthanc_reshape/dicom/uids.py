@@ -15,10 +15,6 @@ class Level(IntEnum):
     SERIES = 2
     INSTANCE = 3
 
-    @property
-    def title(self) -> str:
-        return self.name.capitalize()
-
 
 DEFAULT_UID_ROOT = "2.25"
 

@@ -1,6 +1,7 @@
 """Asynchronous operations as jobs that look like Orthanc's own (orthanc-python 4.0 cannot create Orthanc jobs).
 
-A job is submitted with `submit(job_type, run, priority, user_data)`; `run(progress, cancelled)` does the
+A job is submitted with `JobEngine.submit(job_type, run, priority, user_data)` (the routes go through
+`perform`); `run(progress, cancelled)` does the
 work in a worker thread and returns the job's content. At most `Reshape.JobsWorkers` jobs run at a time,
 the lowest `Priority` value first (then the oldest). A running job can be cancelled or paused between two
 instances: every pipeline.run inside `run` reports to the job (progress, cancellation, pause, and a
@@ -533,11 +534,6 @@ def configure(workers: int, history_size: int) -> JobEngine:
     global _engine
     _engine = JobEngine(workers, history_size)
     return _engine
-
-
-def submit(job_type: str, run: Run, priority: int = 0, user_data: Any = None) -> str:
-    """Queue a job; `run(progress, cancelled)` returns its content. Answers the job ID."""
-    return engine().submit(job_type, run, priority, user_data)
 
 
 _request = threading.local()

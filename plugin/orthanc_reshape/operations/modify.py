@@ -64,15 +64,6 @@ PATIENT_MAIN_TAGS = {"PatientName": 0x00100010, "PatientID": 0x00100020, "Patien
 _KEPT_IN_PLACE = {STUDY_UID, SERIES_UID, SOP_UID}
 
 
-def edit_resources(route_level: Optional[str], resource_ids: Sequence[str], request: ResourceEditRequest,
-                   config: ReshapeConfig) -> Dict[str, Any]:
-    """Modify or anonymize every instance below the given resources and store the results.
-
-    `route_level` is the level of a /{level}/{id}/... route, or None for the bulk routes.
-    """
-    return prepare_edit(route_level, resource_ids, request, config)()
-
-
 def prepare_edit(route_level: Optional[str], resource_ids: Sequence[str], request: ResourceEditRequest,
                  config: ReshapeConfig) -> Callable[[], Dict[str, Any]]:
     """Every check that needs no DICOM contents (raised at once, even for an asynchronous request);

@@ -95,11 +95,6 @@ class SplitSource:
                                    field_name)
 
 
-def split_study(source: SplitSource, request: SplitRequest, config: ReshapeConfig) -> Dict[str, Any]:
-    """Move the given series/instances of a study into a new study; answers the job content."""
-    return prepare_split(source, request, config)()
-
-
 def prepare_split(source: SplitSource, request: SplitRequest, config: ReshapeConfig) -> Callable[[], Dict[str, Any]]:
     """Everything decided before any instance is read (the new StudyInstanceUID included); returns the work,
     which can be run again (a resubmission) with the same result."""
@@ -165,12 +160,6 @@ class MergeTarget:
             raise unknown_resource(f"Cannot merge a {level.lower()} of the target study into itself: "
                                    f"{resource_id}", field_name)
         self.resolved[resource_id] = (level, found)
-
-
-def merge_study(target: MergeTarget, request: MergeRequest, config: ReshapeConfig) -> Dict[str, Any]:
-    """Move the given studies/series/instances into the target study, which gives them its Patient and
-    General Study modules; answers the job content."""
-    return prepare_merge(target, request, config)()
 
 
 def prepare_merge(target: MergeTarget, request: MergeRequest, config: ReshapeConfig) -> Callable[[], Dict[str, Any]]:
