@@ -19,7 +19,7 @@ from .dicom.pseudonyms import Pseudonymizer
 from .dicom.tags import dictionary_vr, format_tag, keyword, parse_tag
 from .dicom.uids import Level
 from .dicom.values import check_value
-from .errors import ReshapeError, bad_format, bad_request, bad_type, out_of_range
+from .errors import bad_format, bad_request, bad_type, out_of_range
 
 _TRANSFER_SYNTAXES = frozenset(str(uid) for uid in AllTransferSyntaxes)
 PathField = Tuple[TagPath, str]
