@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from dicom_files import make_ct_series
-from orthanc_reshape.dicom.dryrun import changes, orthanc_ids, snapshot
+from orthanc_reshape.dicom.dryrun import changes, snapshot
+from orthanc_reshape.dicom.identifiers import orthanc_ids
 from orthanc_reshape.dicom.files import orthanc_instance_id, write_dataset
 from orthanc_reshape.dicom.uids import UidMap
 from orthanc_reshape.dicom.deidentify import Deidentification, RecordingUidMap

@@ -7,13 +7,12 @@ No Orthanc import.
 """
 from __future__ import annotations
 
-from hashlib import sha1
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Tuple
 
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
-from .tags import PATIENT_ID, SERIES_UID, SOP_UID, STUDY_UID, format_tag, keyword
+from .tags import format_tag, keyword
 from .uids import strip_value
 from .values import element_vr
 
@@ -104,20 +103,3 @@ def changes(before: Snapshot, after: Snapshot, remapped: Iterable[Tuple[str, str
         if path not in before and (not parent or parent in before):
             result.append({"Path": path, "Action": "Added", "New": _new(vr, length, value)})
     return result
-
-
-def _orthanc_id(*parts: str) -> str:
-    digest = sha1("|".join(parts).encode("utf-8")).hexdigest()
-    return "-".join(digest[i:i + 8] for i in range(0, 40, 8))
-
-
-def orthanc_ids(ds: Dataset) -> Dict[str, str]:
-    """The Orthanc IDs of the patient, study, series and instance `ds` would be stored as."""
-    values = []
-    for tag in (PATIENT_ID, STUDY_UID, SERIES_UID, SOP_UID):
-        value: Optional[Any] = ds[tag].value if tag in ds else ""
-        if isinstance(value, bytes):
-            value = value.decode("utf-8", "replace")
-        values.append(str(value or "").rstrip(" \x00"))
-    return {"Patient": _orthanc_id(*values[:1]), "Study": _orthanc_id(*values[:2]),
-            "Series": _orthanc_id(*values[:3]), "Instance": _orthanc_id(*values)}

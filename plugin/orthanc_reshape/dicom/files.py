@@ -1,7 +1,6 @@
 """DICOM Part-10 bytes <-> pydicom Dataset, keeping the transfer syntax and untouched elements raw."""
 from __future__ import annotations
 
-from hashlib import sha1
 from io import BytesIO
 from typing import Optional
 
@@ -11,6 +10,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
 from ..errors import bad_format
+from .identifiers import orthanc_ids
 from .serialize import encode_file
 
 # Values are kept as the file has them: never reject a file for a value pydicom finds odd.
@@ -35,18 +35,12 @@ def write_dataset(ds: Dataset) -> bytes:
     return encode_file(ds)
 
 
-_ORTHANC_ID_TAGS = ("PatientID", "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
-
-
 def orthanc_instance_id(data: bytes) -> Optional[str]:
-    """The Orthanc ID the file will get once stored: SHA-1 of "PatientID|StudyUID|SeriesUID|SOPUID" written as
-    five groups of 8 hex digits joined by "-" (None if the file cannot be read)."""
+    """The Orthanc ID the file will get once stored (None if it cannot be read: Orthanc will refuse it)."""
     try:
         ds = pydicom.dcmread(BytesIO(data), force=True, stop_before_pixels=True,
-                             specific_tags=["SpecificCharacterSet", *_ORTHANC_ID_TAGS])
-        # Orthanc keeps leading spaces; trailing padding is not part of the value.
-        key = "|".join(str(ds.get(name, "") or "").rstrip(" \x00") for name in _ORTHANC_ID_TAGS)
-    except Exception:  # an unreadable file: Orthanc will refuse it anyway
+                             specific_tags=["SpecificCharacterSet", "PatientID", "StudyInstanceUID",
+                                            "SeriesInstanceUID", "SOPInstanceUID"])
+        return orthanc_ids(ds)["Instance"]
+    except Exception:  # pydicom raises many types for a broken file
         return None
-    digest = sha1(key.encode("utf-8")).hexdigest()
-    return "-".join(digest[i:i + 8] for i in range(0, 40, 8))

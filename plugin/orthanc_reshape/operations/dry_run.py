@@ -9,7 +9,8 @@ from pydicom.dataset import Dataset
 
 from .. import store
 from ..dicom.deidentify import Deidentification, RecordingUidMap
-from ..dicom.dryrun import changes, orthanc_ids, snapshot
+from ..dicom.dryrun import changes, snapshot
+from ..dicom.identifiers import orthanc_ids
 from ..dicom.files import read_dataset
 from ..dicom.plan import EditPlan
 from ..dicom.uids import UidMap
