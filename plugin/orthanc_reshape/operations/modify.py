@@ -14,7 +14,7 @@ from ..dicom.tags import PATIENT_ID, SERIES_UID, SOP_UID, STUDY_UID
 from ..dicom.uids import Level, UidMap, random_identifier
 from ..errors import ReshapeError, bad_request, bad_type
 from ..requests import EditRequest, ResourceEditRequest
-from . import dry_run, pipeline, pseudonym_mapping
+from . import dry_run, pipeline, provenance, pseudonym_mapping
 from .pipeline import PipelineResult, SourceInstance, StoredInstance, collect_sources
 
 
@@ -95,7 +95,7 @@ def prepare_edit(route_level: Optional[str], resource_ids: Sequence[str], reques
 def _edit_sources(route_level: Optional[str], resource_ids: Sequence[str], request: ResourceEditRequest,
                   plan: EditPlan, sources: Sequence[SourceInstance], uid_map: UidMap) -> Dict[str, Any]:
     edit = request.edit
-    labels = _source_labels(sources) if edit.keep_labels else {}
+    labels = provenance.source_labels(sources) if edit.keep_labels else {}
 
     pseudonyms: Dict[str, Dict[str, Any]] = {}  # source id -> mapping record (Pseudonymize)
 
@@ -152,17 +152,6 @@ def _sanity_checks(plan: EditPlan, request: ResourceEditRequest, resources: list
                               f"({json.dumps(stored)})", "Replace")
 
 
-def _source_labels(sources: Sequence[SourceInstance]) -> Dict[tuple, list]:
-    """Labels of every source resource, read before anything changes: (level, id) -> labels."""
-    labels: Dict[tuple, list] = {}
-    for source in sources:
-        for level, rid in (("Instance", source.id), ("Series", source.series), ("Study", source.study),
-                           ("Patient", source.patient)):
-            if (level, rid) not in labels:
-                labels[(level, rid)] = store.labels(level, rid)
-    return labels
-
-
 def _transcode_in_job(dicom: bytes, transfer_syntax: str) -> bytes:
     """Transcode after modifying; the SOPInstanceUID is put back after a lossy transcoding so references
     stay valid; a failed transcoding keeps the original syntax (Orthanc's job behaviour)."""
@@ -180,22 +169,12 @@ def _transcode_in_job(dicom: bytes, transfer_syntax: str) -> bytes:
 
 
 def _post_process(stored: Sequence[StoredInstance], anonymization: bool, labels: Dict[tuple, list]) -> None:
-    """Provenance metadata, labels, and a refresh of the parents' main DICOM tags (one instance per series)."""
-    name = "AnonymizedFrom" if anonymization else "ModifiedFrom"
-    done = set()
+    """Provenance metadata (on the instance, and on each parent whose ID changed, as Orthanc), labels, and a
+    refresh of the parents' main DICOM tags (one instance per series)."""
+    provenance.record(stored, "AnonymizedFrom" if anonymization else "ModifiedFrom", labels, provenance.ALL_LEVELS,
+                      lambda level, new_id, old_id: level == "Instance" or new_id != old_id)
     reconstructed = set()
     for instance in stored:
-        source = instance.source
-        for level, new_id, old_id in (("Instance", instance.id, source.id), ("Series", instance.series, source.series),
-                                      ("Study", instance.study, source.study),
-                                      ("Patient", instance.patient, source.patient)):
-            if (level, new_id) in done:
-                continue
-            done.add((level, new_id))
-            if level == "Instance" or new_id != old_id:
-                store.set_metadata(level, new_id, name, old_id)
-            for label in labels.get((level, old_id), ()):
-                store.add_label(level, new_id, label)
         if instance.series not in reconstructed:
             reconstructed.add(instance.series)
             store.reconstruct("Instance", instance.id)

@@ -20,10 +20,11 @@ from ..dicom.relocation import (MovedSet, Relocation, UidScheme, instance_uids, 
 from ..dicom.uids import strip_value
 from ..errors import ReshapeError, unknown_resource
 from ..requests import MergeRequest, SplitRequest
-from . import dry_run, pipeline
+from . import dry_run, pipeline, provenance
 from .pipeline import PipelineResult, SourceInstance, StoredInstance
 
 PROVENANCE = "ModifiedFrom"
+_LEVELS = ("Instance", "Series", "Study")  # a split or merge keeps the patient
 
 
 @dataclass
@@ -215,7 +216,7 @@ def _dry_run(sources: Sequence[SourceInstance], relocation: Relocation, config: 
 def _move(sources: Sequence[SourceInstance], expected_uids: Dict[str, Tuple[str, str, str]], relocation: Relocation,
           permissive: bool, keep_source: bool, new_study: bool) -> PipelineResult:
     """Relocate and store every source; provenance and labels; then (KeepSource false) delete the sources."""
-    labels = _source_labels(sources) if store.has_labels() else {}
+    labels = provenance.source_labels(sources, _LEVELS) if store.has_labels() else {}
 
     def transform(data: bytes, source: SourceInstance) -> bytes:
         dataset = read_dataset(data)
@@ -240,31 +241,10 @@ def _move(sources: Sequence[SourceInstance], expected_uids: Dict[str, Tuple[str,
     return result
 
 
-def _source_labels(sources: Sequence[SourceInstance]) -> Dict[Tuple[str, str], list]:
-    """Labels of the source instances, series and studies, read before anything changes."""
-    labels: Dict[Tuple[str, str], list] = {}
-    for source in sources:
-        for level, resource_id in (("Instance", source.id), ("Series", source.series), ("Study", source.study)):
-            if (level, resource_id) not in labels:
-                labels[(level, resource_id)] = store.labels(level, resource_id)
-    return labels
-
-
 def _post_process(stored: Sequence[StoredInstance], labels: Dict[Tuple[str, str], list], new_study: bool) -> None:
     """ModifiedFrom on each new instance and series (and on the new study of a split); labels of the
     sources added to the new instance, series and study."""
-    done = set()
-    for instance in stored:
-        source = instance.source
-        for level, new_id, old_id in (("Instance", instance.id, source.id), ("Series", instance.series, source.series),
-                                      ("Study", instance.study, source.study)):
-            if (level, new_id, old_id) in done:
-                continue
-            done.add((level, new_id, old_id))
-            if level != "Study" or new_study:
-                store.set_metadata(level, new_id, PROVENANCE, old_id)
-            for label in labels.get((level, old_id), ()):
-                store.add_label(level, new_id, label)
+    provenance.record(stored, PROVENANCE, labels, _LEVELS, lambda level, new_id, old_id: level != "Study" or new_study)
 
 
 def _answer(sources: Sequence[SourceInstance], result: PipelineResult) -> Dict[str, Any]:
