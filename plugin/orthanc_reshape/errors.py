@@ -22,9 +22,11 @@ ORTHANC_ERRORS = {
     "UnknownResource": (17, "Unknown resource", 404),
     "UnknownDicomTag": (27, "Unknown DICOM tag", 400),  # Orthanc answers 500 here; we answer 400
     "CannotStoreInstance": (2018, "Cannot store an instance", 500),
+    # Errors of the plugin's own routes that have no Orthanc code (the envelope then has no OrthancStatus):
+    "ForbiddenAccess": (None, "Forbidden access", 403),
 }
 
-HTTP_REASONS = {400: "Bad Request", 404: "Not Found", 409: "Conflict", 500: "Internal Server Error"}
+HTTP_REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 409: "Conflict", 500: "Internal Server Error"}
 
 
 @dataclass
@@ -55,6 +57,8 @@ class ReshapeError(Exception):
             "Message": description,
             "Details": self.details,
         }
+        if code is None:
+            del body["OrthancError"], body["OrthancStatus"]
         if self.field is not None:
             body["Field"] = self.field
         return body

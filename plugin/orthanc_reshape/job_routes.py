@@ -7,19 +7,14 @@ Only /jobs, /jobs/{id} and /jobs/{id}/(cancel|pause|resume|resubmit) are registe
 from __future__ import annotations
 
 import json
-import traceback
 from typing import Any, Callable, Dict
 
 from . import store
+from .answers import answer_json, guarded
 from .config import ReshapeConfig
-from .errors import ReshapeError
 from .operations import jobs
 
 ACTIONS = ("cancel", "pause", "resume", "resubmit")
-
-
-def _answer_json(output: Any, value: Any) -> None:
-    store.answer_buffer(output, json.dumps(value, indent=3).encode("utf-8"), "application/json")
 
 
 def _forward(output: Any, method: str, uri: str, body: bytes = b"") -> None:
@@ -35,17 +30,8 @@ def _forward(output: Any, method: str, uri: str, body: bytes = b"") -> None:
 
 
 def _guarded(handler: Callable[..., None]) -> Callable[..., None]:
-    def callback(output: Any, uri: str, **request: Any) -> None:
-        method = request.get("method", "")
-        try:
-            handler(output, method, tuple(request.get("groups") or ()), request)
-        except ReshapeError as error:
-            store.answer_error(output, error.http_status, json.dumps(error.to_json(method, uri), indent=3))
-        except Exception as exc:  # never an empty 500
-            store.log_error(f"Orthanc Reshape: {uri}: {traceback.format_exc()}")
-            error = ReshapeError("InternalError", f"{type(exc).__name__}: {exc}")
-            store.answer_error(output, 500, json.dumps(error.to_json(method, uri), indent=3))
-    return callback
+    return guarded(lambda output, uri, request: handler(output, request.get("method", ""),
+                                                        tuple(request.get("groups") or ()), request))
 
 
 def _list(output: Any, method: str, groups: tuple, request: Dict[str, Any]) -> None:
@@ -55,7 +41,7 @@ def _list(output: Any, method: str, groups: tuple, request: Dict[str, Any]) -> N
     arguments = request.get("get") or {}
     expand = "expand" in arguments and str(arguments.get("expand", "")).lower() != "false"
     builtin = json.loads(store.call_builtin("GET", "/jobs?expand" if expand else "/jobs"))
-    _answer_json(output, builtin + jobs.engine().list(expand))
+    answer_json(output, builtin + jobs.engine().list(expand))
 
 
 def _one(output: Any, method: str, groups: tuple, request: Dict[str, Any]) -> None:
@@ -67,7 +53,7 @@ def _one(output: Any, method: str, groups: tuple, request: Dict[str, Any]) -> No
     if method != "GET":
         store.answer_status(output, 405)
         return
-    _answer_json(output, engine.get(job_id))
+    answer_json(output, engine.get(job_id))
 
 
 def _action(output: Any, method: str, groups: tuple, request: Dict[str, Any]) -> None:
@@ -80,7 +66,7 @@ def _action(output: Any, method: str, groups: tuple, request: Dict[str, Any]) ->
         store.answer_status(output, 405, "POST")
         return
     getattr(engine, action)(job_id)
-    _answer_json(output, {})
+    answer_json(output, {})
 
 
 def register(config: ReshapeConfig) -> list:

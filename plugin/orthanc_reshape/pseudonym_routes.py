@@ -6,12 +6,12 @@ answer 403 unless "Reshape.Pseudonymization.ExportMapping" is true (it is re-ide
 """
 from __future__ import annotations
 
-import json
-import traceback
-from typing import Any, List
+from typing import Any, Dict, List
 
 from . import store
+from .answers import guarded
 from .config import ReshapeConfig
+from .errors import ReshapeError, unknown_resource
 from .operations import pseudonym_mapping
 
 PATTERN = r"/pseudonyms/([^/]+)/(patients|uids)\.(csv|json)"
@@ -21,35 +21,23 @@ def prefix(config: ReshapeConfig) -> str:
     return config.mount or "/reshape"
 
 
-def _error(output: Any, status: int, reason: str, details: str, uri: str) -> None:
-    body = {"Method": "GET", "Uri": uri, "HttpError": reason, "HttpStatus": status, "Message": reason,
-            "Details": details}
-    store.answer_error(output, status, json.dumps(body, indent=3))
-
-
 def _callback(config: ReshapeConfig):
-    def callback(output: Any, uri: str, **request: Any) -> None:
-        try:
-            if request.get("method") != "GET":
-                store.answer_status(output, 405)
-                return
-            project, table, fmt = tuple(request.get("groups") or ())
-            settings = config.pseudonymization
-            if not settings.export_mapping:
-                _error(output, 403, "Forbidden", "Exporting the pseudonym mapping is disabled: it is "
-                       "re-identification data. Set \"Reshape\": {\"Pseudonymization\": {\"ExportMapping\": true}} "
-                       "in Orthanc's configuration to enable it (and protect this route).", uri)
-                return
-            if settings.key(project) is None:
-                _error(output, 404, "Not Found", f"No pseudonymization project named {project!r} is configured "
-                       "(Reshape.Pseudonymization.Projects)", uri)
-                return
-            body, mime = pseudonym_mapping.export(project, table, fmt)
-            store.answer_buffer(output, body, mime)
-        except Exception as exc:  # never an empty 500
-            store.log_error(f"Orthanc Reshape: {uri}: {traceback.format_exc()}")
-            _error(output, 500, "Internal Server Error", f"{type(exc).__name__}: {exc}", uri)
-    return callback
+    def work(output: Any, uri: str, request: Dict[str, Any]) -> None:
+        if request.get("method") != "GET":
+            store.answer_status(output, 405)
+            return
+        project, table, fmt = tuple(request.get("groups") or ())
+        settings = config.pseudonymization
+        if not settings.export_mapping:
+            raise ReshapeError("ForbiddenAccess", "Exporting the pseudonym mapping is disabled: it is "
+                               "re-identification data. Set \"Reshape\": {\"Pseudonymization\": {\"ExportMapping\": "
+                               "true}} in Orthanc's configuration to enable it (and protect this route).")
+        if settings.key(project) is None:
+            raise unknown_resource(f"No pseudonymization project named {project!r} is configured "
+                                   "(Reshape.Pseudonymization.Projects)")
+        body, mime = pseudonym_mapping.export(project, table, fmt)
+        store.answer_buffer(output, body, mime)
+    return guarded(work)
 
 
 def register(config: ReshapeConfig) -> List[str]:

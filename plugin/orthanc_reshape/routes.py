@@ -1,15 +1,14 @@
 """Route table (URI regex -> handler) and the HTTP glue: JSON in, JSON or DICOM out, errors as JSON."""
 from __future__ import annotations
 
-import json
 import re
-import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List
 
 import pydicom
 
 from . import __version__, job_routes, store
+from .answers import answer_json, guarded
 from .config import ConfigurationError, ReshapeConfig, parse_config
 from .errors import ReshapeError
 from . import pseudonym_routes
@@ -85,26 +84,18 @@ ROUTES: List[tuple] = [
 
 
 def _callback(config: ReshapeConfig, method: str, handler: Handler, pattern: str = ""):
-    def callback(output, uri: str, **request) -> None:
-        try:
-            if request.get("method") != method:
-                store.answer_status(output, 405, method)  # as Orthanc answers a method a route does not take
-                return
-            groups, body = tuple(request.get("groups") or ()), parse_json_object(request.get("body"))
-            with jobs.requested({"Route": pattern, "Groups": list(groups), "Body": body}):  # kept by async jobs
-                answer = handler(config, groups, body)
-            if isinstance(answer, Answer):
-                store.answer_buffer(output, answer.body, answer.mime)
-            else:
-                store.answer_buffer(output, json.dumps(answer, indent=3).encode("utf-8"), "application/json")
-        except ReshapeError as error:
-            store.answer_error(output, error.http_status, json.dumps(error.to_json(request.get("method", ""), uri),
-                                                                     indent=3))
-        except Exception as exc:  # never an empty 500: log the traceback, answer JSON
-            store.log_error(f"Orthanc Reshape: {uri}: {traceback.format_exc()}")
-            error = ReshapeError("InternalError", f"{type(exc).__name__}: {exc}")
-            store.answer_error(output, 500, json.dumps(error.to_json(request.get("method", ""), uri), indent=3))
-    return callback
+    def work(output, uri: str, request: Dict[str, Any]) -> None:
+        if request.get("method") != method:
+            store.answer_status(output, 405, method)  # as Orthanc answers a method a route does not take
+            return
+        groups, body = tuple(request.get("groups") or ()), parse_json_object(request.get("body"))
+        with jobs.requested({"Route": pattern, "Groups": list(groups), "Body": body}):  # kept by async jobs
+            answer = handler(config, groups, body)
+        if isinstance(answer, Answer):
+            store.answer_buffer(output, answer.body, answer.mime)
+        else:
+            answer_json(output, answer)
+    return guarded(work)
 
 
 def _job_rebuilder(config: ReshapeConfig) -> Callable[[Dict[str, Any]], Any]:
