@@ -131,7 +131,7 @@ def register() -> None:
 
     def log_startup() -> None:
         store.log_info(
-            f"Orthanc Reshape {__version__} (pydicom {pydicom.__version__}, Orthanc {modify.orthanc_version()}, "
+            f"Orthanc Reshape {__version__} (pydicom {pydicom.__version__}, Orthanc {store.orthanc_version()}, "
             f"orthanc-python {store.python_plugin_version()}) mounted at "
             f"{config.mount or 'Orthanc own URIs'}: " + ", ".join(mounted))
     store.on_started(log_startup)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import threading
+from functools import lru_cache
 from typing import Any, Dict
 
 import orthanc
@@ -31,7 +32,9 @@ def configuration() -> Dict[str, Any]:
     return json.loads(orthanc.GetConfiguration())
 
 
+@lru_cache(maxsize=1)
 def orthanc_version() -> str:
+    """The running Orthanc's version (asked once)."""
     return json.loads(orthanc.RestApiGet("/system"))["Version"]
 
 

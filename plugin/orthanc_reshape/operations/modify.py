@@ -3,7 +3,6 @@ stored resources (every instance below them edited and stored, all-or-nothing)."
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from typing import Any, Callable, Dict, Optional, Sequence
 
 from .. import store
@@ -16,12 +15,6 @@ from ..errors import ReshapeError, bad_request, bad_type
 from ..requests import EditRequest, ResourceEditRequest
 from . import dry_run, pipeline, provenance, pseudonym_mapping
 from .pipeline import PipelineResult, SourceInstance, StoredInstance, collect_sources
-
-
-@lru_cache(maxsize=1)
-def orthanc_version() -> str:
-    """The running Orthanc's version (asked once)."""
-    return store.orthanc_version()
 
 
 def anonymized_name() -> str:
@@ -38,7 +31,7 @@ def new_uid_map(config: ReshapeConfig, edit: Optional[EditRequest] = None) -> Ui
 
 def dry_run_instance(instance_id: str, request: EditRequest, config: ReshapeConfig) -> Dict[str, Any]:
     """DryRun on /instances/{id}/modify|anonymize: the changes, as JSON, instead of the file."""
-    plan = request.plan(orthanc_version(), patient_name=dry_run.next_anonymized_name)
+    plan = request.plan(store.orthanc_version(), patient_name=dry_run.next_anonymized_name)
     return dry_run.run([instance_id], plan, new_uid_map(config, request), request.deidentification,
                        config.dry_run_values)
 
@@ -47,7 +40,7 @@ def edit_instance(instance_id: str, request: EditRequest, config: ReshapeConfig,
                   patient_name: Callable[[], str] = anonymized_name) -> bytes:
     """The modified or anonymized DICOM file of one stored instance (Transcode applied if asked)."""
     source = store.instance_dicom(instance_id)
-    plan = request.plan(orthanc_version(), patient_name=patient_name)
+    plan = request.plan(store.orthanc_version(), patient_name=patient_name)
     dataset = read_dataset(source)
     request.deidentification.apply(dataset, plan, new_uid_map(config, request))
     result = write_dataset(dataset)
@@ -72,7 +65,7 @@ def prepare_edit(route_level: Optional[str], resource_ids: Sequence[str], reques
     resources = [(rid,) + store.find_resource(rid, preferred) for rid in resource_ids]
     edit = request.edit
     if edit.keep_labels and not store.has_labels():
-        raise bad_request(f"KeepLabels needs labels, which Orthanc {orthanc_version()} does not have "
+        raise bad_request(f"KeepLabels needs labels, which Orthanc {store.orthanc_version()} does not have "
                           "(Orthanc >= 1.12.0)", "KeepLabels")
     if edit.is_anonymization:
         level = Level.PATIENT
@@ -81,8 +74,8 @@ def prepare_edit(route_level: Optional[str], resource_ids: Sequence[str], reques
     else:
         level = request.level if request.level is not None else detect_level(edit.replace)
     # Checked on a plan with a placeholder name first: a refused request takes no Anonymized<N> number.
-    _sanity_checks(edit.plan(orthanc_version(), level=level), request, resources)
-    plan = edit.plan(orthanc_version(), level=level,
+    _sanity_checks(edit.plan(store.orthanc_version(), level=level), request, resources)
+    plan = edit.plan(store.orthanc_version(), level=level,
                      patient_name=dry_run.next_anonymized_name if edit.dry_run else anonymized_name)
     sources = list({s.id: s for rid, lvl, res in resources for s in collect_sources(lvl, rid, res)}.values())
     uid_map = new_uid_map(config, edit)

@@ -81,7 +81,8 @@ class Monitor:
         """Between two instances: raise Interrupted when cancelled (may block while the job is paused)."""
 
     def will_store(self, dicom: bytes) -> None:
-        """Just before `dicom` is stored (write-ahead journal of what may need a rollback)."""
+        """Just before `dicom` is stored (write-ahead journal of what may need a rollback). Unlike the other
+        hooks, it is called from several workers at once: it must be thread-safe."""
 
     def stored(self, instance_id: str, newly_stored: bool) -> None:
         """Just after an instance was stored."""
@@ -206,8 +207,7 @@ class _Run:
             if self.check_existing:
                 predicted = orthanc_instance_id(dicom)
                 existed = predicted is None or store.instance_exists(predicted)
-            with self.monitor_lock:
-                self.monitor.will_store(dicom)
+            self.monitor.will_store(dicom)  # thread-safe by contract: the workers need not wait for each other
             answer = store.save_instance(dicom, self.client)
         except Interrupted:
             raise
