@@ -99,12 +99,9 @@ def _edit_sources(route_level: Optional[str], resource_ids: Sequence[str], reque
         return _transcode_in_job(result, edit.transcode) if edit.transcode else result
 
     result = pipeline.run(sources, transform, request.job.permissive)
-    try:
+    with pipeline.finishing(result.stored):
         _post_process(result.stored, edit.is_anonymization, labels)
         pseudonym_mapping.record(result.stored, pseudonyms)
-    except Exception:
-        pipeline.rollback(result.stored)
-        raise
     if not request.keep_source:
         pipeline.delete_sources(result.stored)
     return _answer(route_level, resource_ids, sources, result, edit)

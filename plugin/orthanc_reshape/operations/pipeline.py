@@ -284,6 +284,19 @@ def rollback(stored: Sequence[StoredInstance]) -> List[str]:
     return left
 
 
+@contextmanager
+def finishing(stored: Sequence[StoredInstance]) -> Iterator[None]:
+    """The steps after the stores (provenance, labels, pseudonym mapping): a failure there still rolls back
+    everything stored, and so does a cancellation of the job, checked one last time before the sources
+    are deleted."""
+    try:
+        yield
+        current_monitor().checkpoint()
+    except Exception:
+        rollback(stored)
+        raise
+
+
 def delete_sources(stored: Sequence[StoredInstance]) -> None:
     """KeepSource: false, after every replacement is stored: delete each source that has a distinct replacement."""
     current_monitor().committing()

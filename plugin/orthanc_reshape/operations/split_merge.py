@@ -229,13 +229,8 @@ def _move(sources: Sequence[SourceInstance], expected_uids: Dict[str, Tuple[str,
         return write_dataset(dataset)
 
     result = pipeline.run(sources, transform, permissive)
-    try:
+    with pipeline.finishing(result.stored):
         _post_process(result.stored, labels, new_study)
-    except Exception as exc:
-        pipeline.rollback(result.stored)
-        if isinstance(exc, ReshapeError):
-            raise
-        raise ReshapeError("InternalError", f"Cannot record the provenance of the new instances: {exc}") from None
     if not keep_source:
         pipeline.delete_sources(result.stored)
     return result
