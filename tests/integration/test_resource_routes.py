@@ -351,3 +351,20 @@ def test_a_refused_request_takes_no_anonymized_number(clean_orthanc: OrthancServ
         "KeepSource": False})
     assert refused.status == 400
     assert number() == first + 1
+
+
+def test_a_failing_in_place_modification_overwrites_nothing(make_orthanc) -> None:
+    """In place (OverwriteInstances, UIDs kept), an overwritten original could not be rolled back: every
+    instance is edited once before the first one is stored."""
+    server = make_orthanc({"OverwriteInstances": True})
+    images = make_ct_series(6, seed=24)
+    for index, ds in enumerate(images):
+        if index != 4:
+            del ds[0x00091002]
+    uploaded = _upload(server, images)
+    before = {u["ID"]: server.instance_file(u["ID"]) for u in uploaded}
+    response = server.post(f"/studies/{uploaded[0]['ParentStudy']}/modify", {
+        "Keep": ["StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"], "Force": True,
+        "Replace": {"StudyDescription": "in place", "0009,1002": "abc"}})
+    assert response.status == 400 and "checked before modifying the instances in place" in response.json()["Details"]
+    assert {i: server.instance_file(i) for i in before} == before

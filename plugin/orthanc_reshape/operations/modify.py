@@ -98,6 +98,9 @@ def _edit_sources(route_level: Optional[str], resource_ids: Sequence[str], reque
         result = write_dataset(dataset)
         return _transcode_in_job(result, edit.transcode) if edit.transcode else result
 
+    if not request.job.permissive and store.overwrite_instances() and (
+            _KEPT_IN_PLACE <= plan.keep or edit.deidentification.retain_uids):
+        _check_edits(sources, transform)
     result = pipeline.run(sources, transform, request.job.permissive)
     with pipeline.finishing(result.stored):
         _post_process(result.stored, edit.is_anonymization, labels)
@@ -105,6 +108,18 @@ def _edit_sources(route_level: Optional[str], resource_ids: Sequence[str], reque
     if not request.keep_source:
         pipeline.delete_sources(result.stored)
     return _answer(route_level, resource_ids, sources, result, edit)
+
+
+def _check_edits(sources: Sequence[SourceInstance], transform: Callable[[bytes, SourceInstance], bytes]) -> None:
+    """Before an in-place modification (OverwriteInstances and the UIDs kept), edit every instance once
+    without storing: an instance that cannot be edited must fail the request before the first original is
+    overwritten, since an overwritten original cannot be rolled back."""
+    for source in sources:
+        try:
+            transform(store.instance_dicom(source.id), source)
+        except ReshapeError as error:
+            raise ReshapeError(error.kind, f"Instance {source.id} failed: {error.details}; nothing was changed "
+                               "(checked before modifying the instances in place)", error.field) from None
 
 
 def _sanity_checks(plan: EditPlan, request: ResourceEditRequest, resources: list) -> None:
