@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-test run test unit integration bench clean
+.PHONY: setup setup-test run test unit integration bench lint clean
 
 setup:
 	@bash scripts/setup.sh
@@ -31,6 +31,10 @@ integration: setup-test
 ## Plugin vs built-in, same Orthanc, same data (BENCH_SMALL=1 for a quick smoke run).
 bench: setup
 	BENCH_SMALL=$(BENCH_SMALL) $(PY) bench/run.py
+
+## Undefined or unused names, syntax errors.
+lint: setup
+	$(VENV)/bin/ruff check --select F,E9 plugin tests bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache
