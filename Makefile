@@ -18,8 +18,9 @@ run: setup
 setup-test:
 	@RESHAPE_POSTGRESQL=1 bash scripts/setup.sh
 
-## Every test: unit tests (no server) and integration tests (real Orthanc on free ports).
+## Every test: the lint, unit tests (no server) and integration tests (real Orthanc on free ports).
 test: setup-test
+	$(VENV)/bin/ruff check --select F,E9 plugin tests bench
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 unit: setup
