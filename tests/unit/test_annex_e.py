@@ -49,15 +49,19 @@ def test_the_ten_selectable_options_and_their_codes():
 def test_each_option_takes_exactly_its_column_out_of_the_profile(name, version):
     base = load_profile(version)
     changed = annex_e.with_options(base, (name,))
+    # K rows are retained; C rows only for the modified dates (shifted): elsewhere the Basic action stands.
     column = {int(r["tag"].replace(",", ""), 16) for r in _rows()
-              if name in r.get("options", {}) and "x" not in r["tag"]}
+              if r.get("options", {}).get(name) in (("K", "C") if name == annex_e.MODIFIED_DATES else ("K",))
+              and "x" not in r["tag"]}
     touched = (base.remove | base.clear | base.uids) - (changed.remove | changed.clear | changed.uids)
     assert touched == column & (base.remove | base.clear | base.uids)
     assert changed.remove <= base.remove and changed.clear <= base.clear and changed.uids <= base.uids
 
 
-def test_clean_graphics_retains_curves_and_overlays():
-    assert annex_e.with_options(load_profile("2026a"), ("CleanGraphics",)).ranges == ()
+def test_clean_graphics_keeps_removing_curves_and_overlays():
+    """Its column says C (clean): without a cleaner of graphics, the Basic removal stands."""
+    profile = load_profile("2026a")
+    assert annex_e.with_options(profile, ("CleanGraphics",)).ranges == profile.ranges
 
 
 def test_the_2026a_profile_collapses_the_codes_like_orthanc():
@@ -93,7 +97,8 @@ def test_options_change_what_the_standard_says_on_a_fixture():
     assert out.InstitutionName == image.InstitutionName
     assert out.StationName == image.StationName and out.DeviceSerialNumber == image.DeviceSerialNumber
     assert out.PatientAge == image.PatientAge and out.PatientSex == image.PatientSex
-    assert out.StudyDescription == image.StudyDescription and out.SeriesDescription == image.SeriesDescription
+    # CleanDescriptors is C (clean): with no free-text cleaner, the descriptions stay removed (Basic X).
+    assert "StudyDescription" not in out and "SeriesDescription" not in out
     assert [i.CodeValue for i in out.DeidentificationMethodCodeSequence] == \
         ["113100", "113112", "113109", "113108", "113105"]
     assert list(out.DeidentificationMethod)[1:] == ["RetainInstitutionIdentity", "RetainDeviceIdentity",
@@ -130,7 +135,8 @@ def test_retain_safe_private_keeps_exactly_the_listed_attributes():
     assert not [tag for tag in plain.keys() if (tag >> 16) & 1]
 
 
-def test_clean_graphics_and_clean_structured_content_retain_their_sequences():
+def test_clean_graphics_and_clean_structured_content_keep_the_basic_action():
+    """Their columns say C (clean): the sequences are not retained uncleaned, the Basic action stands."""
     image = make_ct_series(1)[0]
     text = Dataset()
     text.UnformattedTextValue = "arrow"
@@ -145,8 +151,7 @@ def test_clean_graphics_and_clean_structured_content_retain_their_sequences():
     plain = anonymize(image, {})
     assert len(plain.GraphicAnnotationSequence) == 0 and len(plain.ContentSequence) == 0
     out = anonymize(image, {"Options": ["CleanGraphics", "CleanStructuredContent"]})
-    assert out.GraphicAnnotationSequence[0].TextObjectSequence[0].UnformattedTextValue == "arrow"
-    assert out.ContentSequence[0].TextValue == "finding"
+    assert len(out.GraphicAnnotationSequence) == 0 and len(out.ContentSequence) == 0
     assert [i.CodeValue for i in out.DeidentificationMethodCodeSequence] == ["113100", "113103", "113104"]
 
 

@@ -10,10 +10,10 @@ How the table's codes become Orthanc's three actions (the engine only knows remo
   the UIDs inside remapped (Orthanc's special case); K and C -> left as they are.
 - Study/Series/SOP Instance UID, PatientID and PatientName are handled by the engine itself (regenerated,
   or "Anonymized<N>"), as in Orthanc's own tables.
-- An option column's K or C retains the attribute (takes it out of the remove/clear/remap sets). For
-  dates, C (Retain Longitudinal Modified Dates) is the date shift of dates.py. For the other C codes
-  (descriptors, structured content, graphics) the value is retained verbatim: the standard leaves the
-  cleaning to the implementation and this one does not rewrite free text.
+- An option column's K retains the attribute (takes it out of the remove/clear/remap sets). For dates, C
+  (Retain Longitudinal Modified Dates) retains them too, shifted by dates.py. For the other C codes
+  (descriptors, structured content, graphics, ...) the Basic action stands: this plugin has no free-text
+  cleaner, and removing or emptying an attribute is the conservative way to meet "clean".
 """
 from __future__ import annotations
 
@@ -72,10 +72,15 @@ def _pattern_range(tag: str) -> Tuple[int, int, int, int]:
 
 @lru_cache(maxsize=None)
 def option_column(name: str) -> Tuple[FrozenSet[int], Tuple[Tuple[int, int, int, int], ...]]:
-    """(single tags, tag ranges) that option `name` retains (its K and C rows); private rows excluded."""
+    """(single tags, tag ranges) that option `name` retains; private rows excluded. K rows are retained. C
+    ("clean") rows are retained only where this plugin does the cleaning, the dates of Retain Longitudinal
+    Modified Dates (shifted by dates.py); for the other C rows (descriptors, structured content, graphics,
+    device and patient characteristics) the Basic action stands: removing or emptying a value is the safe
+    way to meet "clean" when no free-text cleaner rewrites it."""
     tags, ranges = set(), []
     for row in _table()["attributes"]:
-        if name not in row.get("options", {}) or row["tag"] == "gggg,eeee":
+        code = row.get("options", {}).get(name)
+        if code is None or row["tag"] == "gggg,eeee" or (code == "C" and name != MODIFIED_DATES):
             continue
         if "x" in row["tag"]:
             ranges.append(_pattern_range(row["tag"]))
