@@ -10,8 +10,7 @@ from pydicom.uid import AllTransferSyntaxes
 from .config import ReshapeConfig
 from .dicom import profiles
 from .dicom.paths import TagPath, parse_path
-from .dicom.plan import DEIDENTIFICATION_METHOD as DEDENT_METHOD
-from .dicom.plan import SET_BY_PROFILE, EditPlan, Replacement, anonymization_plan, modification_plan
+from .dicom.plan import EditPlan, Replacement, anonymization_plan, modification_plan
 from .dicom import annex_e
 from .dicom.deidentify import DEFAULT_MAX_DAYS, Deidentification
 from .dicom.profiles import load_profile
@@ -109,7 +108,7 @@ class EditRequest:
             if annex_e.RETAIN_SAFE_PRIVATE in self.options:
                 plan.retain_private = annex_e.retains_safe_private
             if self.options or self.deidentification.active:
-                _record_method(plan, self.replace, self.options)
+                annex_e.record_method(plan, self.options)
             return plan
         return modification_plan(self.replace, self.remove, self.keep, force=self.force,
                                  remove_private=self.remove_private_tags,
@@ -138,20 +137,6 @@ def parse_edit_request(body: Dict[str, Any], anonymize: bool, config: ReshapeCon
     return EditRequest(anonymize, replace, remove, keep, force, private_creator, transcode, keep_labels,
                        remove_private, keep_private, version, deidentification=deidentification, options=names,
                        dry_run=_bool(body, "DryRun", False))
-
-
-DEIDENTIFICATION_METHOD_CODES = 0x00120064
-
-
-def _record_method(plan: EditPlan, replace: Tuple[Replacement, ...], names: Tuple[str, ...]) -> None:
-    """DeidentificationMethod names the options; DeidentificationMethodCodeSequence lists their codes
-    (unless the request sets that sequence itself)."""
-    if DEDENT_METHOD in plan.replace and not plan.replaced_by_request(DEDENT_METHOD) and names:
-        method = "\\".join((plan.replace[DEDENT_METHOD][0],) + names)  # LO, multi-valued
-        plan.replace[DEDENT_METHOD] = (method, SET_BY_PROFILE)
-    if DEIDENTIFICATION_METHOD_CODES not in {path.tag for path, _, _ in replace if path.is_top_level} \
-            and DEIDENTIFICATION_METHOD_CODES not in plan.keep:
-        plan.replace[DEIDENTIFICATION_METHOD_CODES] = (annex_e.method_codes(names), "DeidentificationMethodCodeSequence")
 
 
 def _pseudonymize_project(body: Dict[str, Any]) -> Optional[str]:

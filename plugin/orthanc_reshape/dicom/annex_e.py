@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Dict, FrozenSet, List, Tuple
 
+from .plan import DEIDENTIFICATION_METHOD, SET_BY_PROFILE, EditPlan
 from .profiles import Profile
 from .tags import PATIENT_ID, PATIENT_NAME, SERIES_UID, SOP_UID, STUDY_UID
 
@@ -164,3 +165,17 @@ def retains_safe_private(ds, tag: int) -> bool:
     if element < 0x1000 or creator_tag not in ds:
         return False
     return is_safe_private(_creator_text(ds, creator_tag), tag)
+
+
+DEIDENTIFICATION_METHOD_CODE_SEQUENCE = 0x00120064
+
+
+def record_method(plan: EditPlan, names: Tuple[str, ...]) -> None:
+    """DeidentificationMethod names the options after the profile; DeidentificationMethodCodeSequence lists
+    the codes (unless the request sets, keeps or removes them itself)."""
+    if DEIDENTIFICATION_METHOD in plan.replace and not plan.replaced_by_request(DEIDENTIFICATION_METHOD) and names:
+        method = "\\".join((plan.replace[DEIDENTIFICATION_METHOD][0],) + names)  # LO, multi-valued
+        plan.replace[DEIDENTIFICATION_METHOD] = (method, SET_BY_PROFILE)
+    codes = DEIDENTIFICATION_METHOD_CODE_SEQUENCE
+    if codes not in plan.keep and codes not in plan.remove and not plan.replaced_by_request(codes):
+        plan.replace[codes] = (method_codes(names), SET_BY_PROFILE)
