@@ -26,6 +26,17 @@ ORTHANC_ERRORS = {
     "ForbiddenAccess": (None, "Forbidden access", 403),
 }
 
+# Orthanc error code -> HTTP status (OrthancFramework Enumerations.cpp, ConvertErrorCodeToHttpStatus), for
+# the errors of Orthanc's built-in routes that the plugin passes through.
+_HTTP_STATUS_OF_CODE = {3: 400, 5: 400, 6: 400, 7: 404, 8: 400, 12: 400, 13: 404, 15: 400, 17: 404,
+                        21: 404, 29: 401, 33: 400, 34: 406, 41: 416, 43: 409}
+
+
+def http_status_of_code(code: Optional[int]) -> int:
+    """The HTTP status Orthanc answers for one of its error codes (500 for the others)."""
+    return _HTTP_STATUS_OF_CODE.get(code, 500)
+
+
 HTTP_REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 409: "Conflict", 500: "Internal Server Error"}
 
 

@@ -8,7 +8,7 @@ from typing import Any, Dict
 
 import orthanc
 
-from .errors import ReshapeError
+from .errors import ReshapeError, http_status_of_code
 from .loopback import LoopbackClient
 
 # Global property of the plugin (plugins must use ids >= 1024): the Anonymized<N> counter.
@@ -151,10 +151,6 @@ class BuiltinError(Exception):
         self.code = code
 
 
-# Orthanc error code -> HTTP status (OrthancFramework Enumerations.cpp, ConvertErrorCodeToHttpStatus).
-_HTTP_STATUS_OF_CODE = {3: 400, 5: 400, 6: 400, 7: 404, 8: 400, 12: 400, 13: 404, 15: 400, 17: 404,
-                        21: 404, 29: 401, 33: 400, 34: 406, 41: 416, 43: 409}
-
 
 def call_builtin(method: str, uri: str, body: bytes = b"") -> bytes:
     """Call Orthanc's built-in REST API (never a plugin route); an error raises BuiltinError."""
@@ -170,7 +166,7 @@ def call_builtin(method: str, uri: str, body: bytes = b"") -> bytes:
             return b""
     except orthanc.OrthancException as exc:
         code, description = (exc.args + (None, None))[:2]
-        raise BuiltinError(_HTTP_STATUS_OF_CODE.get(code, 500), code, str(description)) from None
+        raise BuiltinError(http_status_of_code(code), code, str(description)) from None
     raise BuiltinError(405, None, f"Method {method} not allowed")
 
 
