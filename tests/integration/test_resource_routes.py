@@ -368,3 +368,16 @@ def test_a_failing_in_place_modification_overwrites_nothing(make_orthanc) -> Non
         "Replace": {"StudyDescription": "in place", "0009,1002": "abc"}})
     assert response.status == 400 and "checked before modifying the instances in place" in response.json()["Details"]
     assert {i: server.instance_file(i) for i in before} == before
+
+
+def test_transcode_in_a_stored_result_route_keeps_references_valid(clean_mounted: OrthancServer) -> None:
+    """Lossy transcoding after anonymizing: the SOPInstanceUIDs are put back, so references still resolve
+    (Orthanc's job behaviour); the answer names the syntax."""
+    study = _upload(clean_mounted, make_ct_series(3, seed=25))[0]["ParentStudy"]
+    body = {"Transcode": "1.2.840.10008.1.2.4.51", "DicomVersion": "2021b"}
+    theirs, ours = _compare_with_builtin(clean_mounted, f"/studies/{study}/anonymize", body, "studies")
+    assert ours["Transcode"] == theirs["Transcode"] == "1.2.840.10008.1.2.4.51"
+    new = _instances_of(clean_mounted, "studies", ours["ID"])
+    assert {d.file_meta.TransferSyntaxUID for d in new} == {"1.2.840.10008.1.2.4.51"}
+    sops = {d.SOPInstanceUID for d in new}
+    assert {d.ReferencedImageSequence[0].ReferencedSOPInstanceUID for d in new} == sops

@@ -96,7 +96,7 @@ def _edit_sources(route_level: Optional[str], resource_ids: Sequence[str], reque
         dataset = read_dataset(data)
         pseudonyms[source.id] = edit.deidentification.apply(dataset, plan, uid_map)
         result = write_dataset(dataset)
-        return _transcode_in_job(result, edit.transcode) if edit.transcode else result
+        return _transcode_in_job(result, edit.transcode, dataset.get("SOPInstanceUID")) if edit.transcode else result
 
     if not request.job.permissive and store.overwrite_instances() and (
             _KEPT_IN_PLACE <= plan.keep or edit.deidentification.retain_uids):
@@ -157,18 +157,19 @@ def _sanity_checks(plan: EditPlan, request: ResourceEditRequest, resources: list
                               f"({json.dumps(stored)})", "Replace")
 
 
-def _transcode_in_job(dicom: bytes, transfer_syntax: str) -> bytes:
-    """Transcode after modifying; the SOPInstanceUID is put back after a lossy transcoding so references
-    stay valid; a failed transcoding keeps the original syntax (Orthanc's job behaviour)."""
+def _transcode_in_job(dicom: bytes, transfer_syntax: str, sop_uid: Optional[str]) -> bytes:
+    """Transcode after modifying; the SOPInstanceUID (`sop_uid`, the modified file's) is put back after a
+    lossy transcoding so references stay valid; a failed transcoding keeps the original syntax (Orthanc's
+    job behaviour)."""
     try:
         result = store.transcode(dicom, transfer_syntax)
     except ReshapeError as error:
         store.log_info(f"Orthanc Reshape: {error.details}; keeping the original transfer syntax")
         return dicom
-    before, after = read_dataset(dicom), read_dataset(result)
-    if after.get("SOPInstanceUID") != before.get("SOPInstanceUID"):
-        after.SOPInstanceUID = before.SOPInstanceUID
-        after.file_meta.MediaStorageSOPInstanceUID = before.SOPInstanceUID
+    after = read_dataset(result)
+    if after.get("SOPInstanceUID") != sop_uid:
+        after.SOPInstanceUID = sop_uid
+        after.file_meta.MediaStorageSOPInstanceUID = sop_uid
         result = write_dataset(after)
     return result
 
