@@ -210,6 +210,12 @@ def resource(level: str, resource_id: str) -> Dict[str, Any] | None:
         return None
 
 
+def main_tag(level: str, resource_id: str, keyword: str) -> str | None:
+    """A main DICOM tag Orthanc's index keeps for a resource (e.g. the StudyInstanceUID of a study)."""
+    found = resource(level, resource_id)
+    return None if found is None else found.get("MainDicomTags", {}).get(keyword)
+
+
 def find_resource(resource_id: str, preferred: str = "Instance") -> tuple:
     """(level, JSON) of an Orthanc ID of any level, trying `preferred` first; 404 when unknown."""
     for level in [preferred] + [lvl for lvl in LEVEL_URIS if lvl != preferred]:

@@ -381,3 +381,20 @@ def test_transcode_in_a_stored_result_route_keeps_references_valid(clean_mounted
     assert {d.file_meta.TransferSyntaxUID for d in new} == {"1.2.840.10008.1.2.4.51"}
     sops = {d.SOPInstanceUID for d in new}
     assert {d.ReferencedImageSequence[0].ReferencedSOPInstanceUID for d in new} == sops
+
+
+def test_a_forced_study_uid_rewrites_references_from_every_instance(clean_orthanc: OrthancServer) -> None:
+    """Replace StudyInstanceUID (Force) in a bulk anonymization: an RT-STRUCT of another study that points
+    at the CT's study gets the forced value, whichever worker handles it first."""
+    ct = make_ct_series(3, seed=26)
+    rtstruct = make_rtstruct_for(ct, seed=26)
+    rtstruct.StudyInstanceUID = "1.2.826.0.1.3680043.99.26"
+    uploaded = _upload(clean_orthanc, ct + [rtstruct])
+    studies = sorted({u["ParentStudy"] for u in uploaded})
+    assert len(studies) == 2
+    answer = clean_orthanc.post_json("/tools/bulk-anonymize", {
+        "Resources": studies, "Replace": {"StudyInstanceUID": "1.2.3.999"}, "Force": True})
+    new = [_dataset(clean_orthanc, r["ID"]) for r in answer["Resources"] if r["Type"] == "Instance"]
+    assert {d.StudyInstanceUID for d in new} == {"1.2.3.999"}
+    rt = next(d for d in new if d.Modality == "RTSTRUCT")
+    assert rt.ReferencedFrameOfReferenceSequence[0].RTReferencedStudySequence[0].ReferencedSOPInstanceUID == "1.2.3.999"

@@ -79,6 +79,7 @@ def prepare_edit(route_level: Optional[str], resource_ids: Sequence[str], reques
                      patient_name=dry_run.next_anonymized_name if edit.dry_run else anonymized_name)
     sources = list({s.id: s for rid, lvl, res in resources for s in collect_sources(lvl, rid, res)}.values())
     uid_map = new_uid_map(config, edit)
+    _register_forced_uids(plan, sources, uid_map)
     if edit.dry_run:
         return lambda: dry_run.run([s.id for s in sources], plan, uid_map, edit.deidentification,
                                    config.dry_run_values)
@@ -108,6 +109,26 @@ def _edit_sources(route_level: Optional[str], resource_ids: Sequence[str], reque
     if not request.keep_source:
         pipeline.delete_sources(result.stored)
     return _answer(route_level, resource_ids, sources, result, edit)
+
+
+_FORCED_LEVELS = ((STUDY_UID, "Study", "StudyInstanceUID", Level.STUDY, lambda s: s.study),
+                  (SERIES_UID, "Series", "SeriesInstanceUID", Level.SERIES, lambda s: s.series),
+                  (SOP_UID, "Instance", "SOPInstanceUID", Level.INSTANCE, lambda s: s.id))
+
+
+def _register_forced_uids(plan: EditPlan, sources: Sequence[SourceInstance], uid_map: UidMap) -> None:
+    """An anonymization that Replaces Study/Series/SOP Instance UIDs (with Force) maps the originals to the
+    forced values before any instance runs: the workers then all rewrite references to them the same way
+    (apply_plan registers them too, but per instance, possibly after another worker used a random value)."""
+    if not plan.is_anonymization:
+        return
+    for tag, level_name, keyword, level, resource_of in _FORCED_LEVELS:
+        value = plan.replace.get(tag, (None,))[0]
+        if isinstance(value, str):
+            for resource_id in dict.fromkeys(resource_of(source) for source in sources):
+                original = store.main_tag(level_name, resource_id, keyword)
+                if original is not None:
+                    uid_map.register(level, original, value)
 
 
 def _check_edits(sources: Sequence[SourceInstance], transform: Callable[[bytes, SourceInstance], bytes]) -> None:
