@@ -330,13 +330,19 @@ SPLIT_ERRORS = [  # (study, body, status, field)
                          ids=[f"{i}-{status}-{field}" for i, (_, _, status, field) in enumerate(SPLIT_ERRORS)])
 def test_split_errors_match_builtin(orthanc_mounted: OrthancServer, two_studies: dict, study: str, body: Any,
                                     status: int, field: str | None) -> None:
-    before = snapshot(orthanc_mounted)
+    _error_matches_builtin(split, orthanc_mounted, two_studies, study, body, status, field)
+
+
+def _error_matches_builtin(route, server: OrthancServer, two_studies: dict, study: str, body: Any, status: int,
+                           field: str | None) -> None:
+    """`route` (split or merge) answers `status` naming `field`, as the built-in does, and changes nothing."""
+    before = snapshot(server)
     study_id, filled = _fill(study, two_studies), _fill(body, two_studies)
-    theirs = split(orthanc_mounted, study_id, filled, builtin=True)
-    ours = split(orthanc_mounted, study_id, filled)
+    theirs = route(server, study_id, filled, builtin=True)
+    ours = route(server, study_id, filled)
     assert (ours.status, theirs.status) == (status, status), ours.text()
     assert ours.json().get("Field") == field
-    assert snapshot(orthanc_mounted) == before
+    assert snapshot(server) == before
 
 
 @pytest.mark.parametrize("body", [{"Remove": ["NoSuchTag"]}, {"Replace": {"ProcedureCodeSequence[0].CodeValue": "x"}}])
@@ -385,13 +391,7 @@ MERGE_ERRORS = [  # (target, body, status, field)
                          ids=[f"{i}-{status}-{field}" for i, (_, _, status, field) in enumerate(MERGE_ERRORS)])
 def test_merge_errors_match_builtin(orthanc_mounted: OrthancServer, two_studies: dict, target: str, body: Any,
                                     status: int, field: str | None) -> None:
-    before = snapshot(orthanc_mounted)
-    target_id, filled = _fill(target, two_studies), _fill(body, two_studies)
-    theirs = merge(orthanc_mounted, target_id, filled, builtin=True)
-    ours = merge(orthanc_mounted, target_id, filled)
-    assert (ours.status, theirs.status) == (status, status), ours.text()
-    assert ours.json().get("Field") == field
-    assert snapshot(orthanc_mounted) == before
+    _error_matches_builtin(merge, orthanc_mounted, two_studies, target, body, status, field)
 
 
 # --- beyond Orthanc: references follow the move, provenance -----------------------------------------------------
