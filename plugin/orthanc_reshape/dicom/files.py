@@ -11,7 +11,8 @@ from pydicom.uid import UID
 
 from ..errors import bad_format
 from .identifiers import orthanc_ids
-from .serialize import encode_file
+from .scan import fast_read
+from .serialize import encode_file, remember_source
 
 # Values are kept as the file has them: never reject a file for a value pydicom finds odd.
 config.settings.reading_validation_mode = config.IGNORE
@@ -19,11 +20,14 @@ config.settings.writing_validation_mode = config.IGNORE
 
 
 def read_dataset(data: bytes) -> Dataset:
-    """Parse a DICOM file; elements stay raw until something asks for their value."""
+    """Parse a DICOM file (scan.py, else pydicom's reader); elements stay raw until something asks for their
+    value."""
     try:
-        return pydicom.dcmread(BytesIO(data), force=True)
+        ds = fast_read(data) or pydicom.dcmread(BytesIO(data), force=True)
     except Exception as exc:  # pydicom raises many types for a broken file
         raise bad_format(f"Cannot parse the DICOM file: {exc}") from None
+    remember_source(ds, data)
+    return ds
 
 
 def write_dataset(ds: Dataset) -> bytes:

@@ -2,14 +2,17 @@
 they were read from, only changed elements go through pydicom's encoders.
 
 pydicom's own dcmwrite re-walks and re-buffers every element (about 7 ms for a 512 KB CT image); this
-writer costs a header and a copy per untouched element. It is byte-for-byte what dcmwrite produces for
+writer costs a header and a copy per untouched element. A dataset read by `files.read_dataset` remembers
+its source bytes (`remember_source`): an element still as it was read is then copied with its header as
+one slice of the source, with no encoding at all. It is byte-for-byte what dcmwrite produces for
 the same dataset (tests/unit/test_serialize.py checks it on every test file), except that it never
 writes group length elements (gggg,0000) of the dataset, as dcmwrite does not either.
 """
 from __future__ import annotations
 
 import struct
-from typing import List
+from dataclasses import dataclass
+from typing import Dict, List, Optional
 
 from pydicom.charset import convert_encodings
 from pydicom.dataelem import DataElement, RawDataElement
@@ -41,15 +44,52 @@ class _Encoding:
         return self.tag(tag) + vr.encode("ascii") + struct.pack(self.order + "H", length)
 
 
+_SOURCE_ATTRIBUTE = "_reshape_source"
+
+
+@dataclass(frozen=True)
+class _Source:
+    """The bytes a dataset was read from, and its top-level elements (and file meta elements) as read."""
+
+    view: memoryview
+    dataset: Dict[int, object]
+    meta: Dict[int, object]
+
+
+def remember_source(ds: Dataset, data: bytes) -> None:
+    """Let the writer copy the elements of `ds` that stay as read straight from `data` (the bytes `ds` was
+    parsed from). Elements are recognised by identity, so a changed or replaced element is encoded anew."""
+    file_meta = getattr(ds, "file_meta", None)
+    source = _Source(memoryview(data), dict(ds._dict), dict(file_meta._dict) if file_meta is not None else {})
+    object.__setattr__(ds, _SOURCE_ATTRIBUTE, source)
+
+
 def _is_copyable(element: RawDataElement, encoding: _Encoding) -> bool:
     return (element.is_implicit_VR == encoding.implicit and element.is_little_endian == encoding.little
             and element.length != _UNDEFINED and (encoding.implicit or element.VR is not None)
             and element.value is not None and not element.is_buffered)
 
 
+def _is_as_read(element: RawDataElement, encoding: _Encoding) -> bool:
+    """Whether an element still as read can be copied from its source (the undefined-length ones too)."""
+    return (element.is_implicit_VR == encoding.implicit and element.is_little_endian == encoding.little
+            and (encoding.implicit or element.VR is not None) and element.value is not None
+            and not element.is_buffered)
+
+
+def _span(element: RawDataElement, encoding: _Encoding) -> slice:
+    """Where an element still as read lies in its source: header, value, and the delimiter that ends an
+    undefined-length value."""
+    header = 8 if encoding.implicit or element.VR not in _LONG_LENGTH_VRS else 12
+    end = element.value_tell + (len(element.value) + 8 if element.length == _UNDEFINED else element.length)
+    return slice(element.value_tell - header, end)
+
+
 def _write_items(out: List[bytes], ds: Dataset, encoding: _Encoding, encodings: List[str],
-                 meta: bool = False) -> None:
-    """Append the encoded elements of `ds` (a dataset or a sequence item; the file meta if `meta`) to `out`."""
+                 meta: bool = False, source: Optional[_Source] = None) -> None:
+    """Append the encoded elements of `ds` (a dataset or a sequence item; the file meta if `meta`) to `out`;
+    elements of `source` still as read are copied from it."""
+    originals = (source.meta if meta else source.dataset) if source is not None else {}
     if 0x00080005 in ds:  # an item may declare its own character set
         encodings = convert_encodings(ds.get("SpecificCharacterSet") or "ISO_IR 6")
     for tag in sorted(ds._dict):
@@ -57,6 +97,9 @@ def _write_items(out: List[bytes], ds: Dataset, encoding: _Encoding, encodings: 
             continue  # file meta is written apart; group lengths are not written
         element = ds._dict[tag]
         if isinstance(element, RawDataElement):
+            if originals.get(tag) is element and _is_as_read(element, encoding):
+                out.append(source.view[_span(element, encoding)])
+                continue
             if _is_copyable(element, encoding):
                 out.append(encoding.header(tag, element.VR or "", element.length))
                 out.append(element.value)
@@ -98,7 +141,7 @@ _REQUIRED_META = (0x00020001, 0x00020002, 0x00020003, 0x00020010, 0x00020012, 0x
 _META_ENCODING = _Encoding(implicit=False, little=True)
 
 
-def _encode_meta(file_meta: Dataset) -> bytes:
+def _encode_meta(file_meta: Dataset, source: Optional[_Source]) -> bytes:
     """The File Meta Information group, with its group length (what write_file_meta_info writes when
     nothing is missing; it completes an incomplete group, so it still writes those)."""
     if not all(tag in file_meta._dict for tag in _REQUIRED_META):
@@ -107,7 +150,7 @@ def _encode_meta(file_meta: Dataset) -> bytes:
         write_file_meta_info(buffer, file_meta, enforce_standard=True)
         return buffer.getvalue()
     elements: List[bytes] = []
-    _write_items(elements, file_meta, _META_ENCODING, ["iso8859"], meta=True)
+    _write_items(elements, file_meta, _META_ENCODING, ["iso8859"], meta=True, source=source)
     group = b"".join(elements)
     return _META_ENCODING.header(0x00020000, "UL", 4) + struct.pack("<L", len(group)) + group
 
@@ -122,9 +165,27 @@ def encode_file(ds: Dataset) -> bytes:
         raise ValueError(f"encode_file does not write {syntax}")
     encoding = _Encoding(syntax.is_implicit_VR, syntax.is_little_endian)
     file_meta = ds.file_meta
+    source = getattr(ds, _SOURCE_ATTRIBUTE, None)
     if "SOPInstanceUID" in ds and "SOPClassUID" in ds:  # the meta header follows the dataset, as in DCMTK
-        file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
-        file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    out: List[bytes] = [getattr(ds, "preamble", None) or b"\x00" * 128, b"DICM", _encode_meta(file_meta)]
-    _write_items(out, ds, encoding, convert_encodings(ds.get("SpecificCharacterSet") or "ISO_IR 6"))
+        for tag, meta_tag, keyword in _META_COPIES:
+            if not _same_as_read(ds, tag, file_meta, meta_tag, source):
+                setattr(file_meta, "MediaStorage" + keyword, ds[tag].value)
+    out: List[bytes] = [getattr(ds, "preamble", None) or b"\x00" * 128, b"DICM", _encode_meta(file_meta, source)]
+    _write_items(out, ds, encoding, convert_encodings(ds.get("SpecificCharacterSet") or "ISO_IR 6"), source=source)
     return b"".join(out)
+
+
+_META_COPIES = ((0x00080016, 0x00020002, "SOPClassUID"), (0x00080018, 0x00020003, "SOPInstanceUID"))
+
+
+def _same_as_read(ds: Dataset, tag: int, file_meta: Dataset, meta_tag: int, source: Optional[_Source]) -> bool:
+    """Whether a dataset element and its file meta copy are both still as read, as UI, with the same bytes:
+    there is no copy to make (dcmwrite does not make one either; it reads the element as UI, which rewrites
+    the header of one read with another VR, such as UN)."""
+    if source is None:
+        return False
+    element, meta_element = ds._dict.get(tag), file_meta._dict.get(meta_tag)
+    return (element is not None and source.dataset.get(tag) is element and isinstance(element, RawDataElement)
+            and meta_element is not None and source.meta.get(meta_tag) is meta_element
+            and isinstance(meta_element, RawDataElement) and element.VR == meta_element.VR == "UI"
+            and element.value == meta_element.value)
