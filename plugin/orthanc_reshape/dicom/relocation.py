@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
 
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
+from .scan import sequence_uids
 from .tags import SERIES_UID, SOP_UID, STUDY_UID, format_tag
 from .uids import derived_uid, strip_value
 from .values import TEXT_VRS, element_vr, optional_str, replace_element
@@ -121,10 +122,20 @@ def rewrite_references(ds: Dataset, moved: MovedSet) -> int:
     """
     count = 0
     for tag in list(ds.keys()):
-        if element_vr(ds, tag) == "SQ":
+        if element_vr(ds, tag) == "SQ" and _may_reference(ds.get_item(tag), moved):
             for item in ds[tag].value or ():
                 count += _rewrite_item(item, moved)[1]
     return count
+
+
+def _may_reference(element, moved: MovedSet) -> bool:
+    """False when a sequence still raw mentions no moved UID (found without parsing it): it stays raw and
+    is written back as read."""
+    if not isinstance(element, RawDataElement):
+        return True
+    uids = sequence_uids(element)
+    return uids is None or any(uid in moved.instances or uid in moved.series or uid in moved.studies
+                               for uid in uids)
 
 
 def _ui_values(item: Dataset, tag: int) -> Optional[List[str]]:

@@ -1,0 +1,233 @@
+"""A fast reader of Part-10 files into the same pydicom FileDataset that `pydicom.dcmread` builds.
+
+pydicom reads element by element through a file object (and parses every sequence of undefined length
+at once); this reader walks the bytes with `struct` and keeps every top-level element raw, sequences of
+undefined length included (pydicom parses one when something asks for its value). It takes the common
+case only: a preamble and "DICM", a file meta group, then a dataset in an uncompressed byte order or an
+encapsulated syntax. Anything else (no preamble, a deflated or private syntax, a dataset whose encoding
+does not match its transfer syntax, a truncated or malformed element) answers None, and the caller falls
+back to pydicom's own reader, which knows every quirk.
+"""
+from __future__ import annotations
+
+import struct
+from typing import Dict, FrozenSet, Optional, Set, Tuple
+
+from pydicom.charset import convert_encodings
+from pydicom.datadict import dictionary_VR
+from pydicom.dataelem import RawDataElement, convert_raw_data_element, empty_value_for_VR
+from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
+from pydicom.tag import BaseTag
+
+_LONG_LENGTH_VRS = frozenset(("OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"))
+_UNDEFINED = 0xFFFFFFFF
+_ITEM, _ITEM_END, _SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+_CHARSET = 0x00080005
+
+# transfer syntax -> (implicit VR, little endian); other syntaxes are encapsulated, explicit little endian
+_BYTE_ORDERS = {"1.2.840.10008.1.2": (True, True), "1.2.840.10008.1.2.1": (False, True),
+                "1.2.840.10008.1.2.2": (False, False)}
+_NOT_HANDLED = frozenset(("1.2.840.10008.1.2.1.99",  # deflated
+                          "1.2.840.10008.1.2.4.100.1", "1.2.840.10008.1.2.4.101.1"))  # fragmented MPEG-2
+
+
+class _Unusual(Exception):
+    """The file needs pydicom's own reader."""
+
+
+class _Walker:
+    """Element headers of one byte order and VR explicitness, over a whole file's bytes."""
+
+    def __init__(self, data: bytes, implicit: bool, little: bool) -> None:
+        self.data, self.implicit, self.little = data, implicit, little
+        order = "<" if little else ">"
+        self.tag_length = struct.Struct(order + "HHL")      # implicit header, and every item header
+        self.explicit = struct.Struct(order + "HH2sH")      # explicit header, 2-byte length
+        self.long_length = struct.Struct(order + "L")
+
+    def header(self, pos: int) -> Tuple[int, Optional[str], int, int]:
+        """(tag, VR or None, length, position of the value) of the element at `pos`."""
+        if pos + 8 > len(self.data):
+            raise _Unusual()
+        if self.implicit:
+            group, element, length = self.tag_length.unpack_from(self.data, pos)
+            return group << 16 | element, None, length, pos + 8
+        group, element, vr_bytes, length = self.explicit.unpack_from(self.data, pos)
+        tag = group << 16 | element
+        if group == 0xFFFE:  # items and delimiters have no VR
+            return tag, None, self.tag_length.unpack_from(self.data, pos)[2], pos + 8
+        if not (0x40 < vr_bytes[0] < 0x5B and 0x40 < vr_bytes[1] < 0x5B):
+            raise _Unusual()
+        vr = vr_bytes.decode("ascii")
+        if vr in _LONG_LENGTH_VRS:
+            if pos + 12 > len(self.data):
+                raise _Unusual()
+            return tag, vr, self.long_length.unpack_from(self.data, pos + 8)[0], pos + 12
+        return tag, vr, length, pos + 8
+
+    def end_of_items(self, pos: int) -> int:
+        """Position of the sequence delimitation item that ends the undefined-length value starting at `pos`
+        (the items of a sequence, or the fragments of encapsulated pixel data)."""
+        while True:
+            tag, _, length, value = self.header(pos)
+            if tag == _SEQUENCE_END:
+                return pos
+            if tag != _ITEM:
+                raise _Unusual()
+            pos = self.end_of_dataset(value) + 8 if length == _UNDEFINED else value + length
+
+    def end_of_dataset(self, pos: int) -> int:
+        """Position of the item delimitation item that ends the undefined-length item starting at `pos`."""
+        while True:
+            tag, _, length, value = self.header(pos)
+            if tag == _ITEM_END:
+                return pos
+            pos = self.end_of_items(value) + 8 if length == _UNDEFINED else value + length
+
+
+def _undefined_length_vr(walker: _Walker, tag: int, vr: Optional[str], value_tell: int) -> Optional[str]:
+    """The VR of an undefined-length element as pydicom reads it: SQ (in implicit VR: a sequence of the
+    dictionary, or a private tag whose value starts with an item), OB/OW (encapsulated pixel data)."""
+    if vr is not None:
+        if vr in ("SQ", "OB", "OW"):
+            return vr
+        raise _Unusual()  # UN of undefined length is parsed as a sequence by pydicom
+    try:
+        known = dictionary_VR(tag)
+    except KeyError:
+        known = None
+    if known == "SQ" or (known is None and walker.header(value_tell)[0] == _ITEM):
+        return "SQ"
+    if known in ("OB", "OW", "OB or OW"):
+        return None  # implicit VR: the raw element has no VR, as pydicom reads it
+    raise _Unusual()
+
+
+def _elements(walker: _Walker, pos: int, end: int, meta: bool) -> Tuple[Dict[int, RawDataElement], int]:
+    """The raw elements from `pos` (the file meta group only, if `meta`) and where they stop."""
+    data = walker.data
+    elements: Dict[int, RawDataElement] = {}
+    while pos < end:
+        if meta and data[pos:pos + 2] != b"\x02\x00":
+            break  # the end of the file meta group (little endian group 0x0002)
+        tag, vr, length, value_tell = walker.header(pos)
+        if tag >> 16 in (0x0000, 0xFFFE) or (not meta and tag >> 16 == 0x0002):
+            raise _Unusual()  # a command set, a stray delimiter or file meta in the dataset
+        if length == _UNDEFINED:
+            vr = _undefined_length_vr(walker, tag, vr, value_tell)
+            stop = walker.end_of_items(value_tell)
+            value, pos = data[value_tell:stop], stop + 8
+        else:
+            pos = value_tell + length
+            if pos > end:
+                raise _Unusual()
+            value = data[value_tell:pos] if length else empty_value_for_VR(vr, raw=True)
+        elements[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr, length, value, value_tell, walker.implicit,
+                                                walker.little)
+    return elements, pos
+
+
+def fast_read(data: bytes) -> Optional[FileDataset]:
+    """The FileDataset pydicom's dcmread(force=True) reads from `data`, every top-level element raw; None when
+    the file is not one this reader takes (the caller then uses dcmread)."""
+    if len(data) < 132 or data[128:132] != b"DICM":
+        return None
+    try:
+        meta_elements, start = _elements(_Walker(data, False, True), 132, len(data), meta=True)
+        syntax_element = meta_elements.get(0x00020010)
+        if syntax_element is None:
+            return None
+        syntax = syntax_element.value.rstrip(b"\x00 ").decode("ascii", "replace")
+        if syntax in _NOT_HANDLED:
+            return None
+        implicit, little = _BYTE_ORDERS.get(syntax, (False, True))
+        walker = _Walker(data, implicit, little)
+        if start < len(data):
+            vr = data[start + 4:start + 6]
+            if len(vr) == 2 and (0x40 < vr[0] < 0x5B and 0x40 < vr[1] < 0x5B) == implicit:
+                return None  # the dataset is not encoded as its transfer syntax says
+        elements, _ = _elements(walker, start, len(data), meta=False)
+    except (_Unusual, struct.error):
+        return None
+    dataset = Dataset(elements)
+    encoding = (convert_encodings(convert_raw_data_element(elements[BaseTag(_CHARSET)]).value)
+                if _CHARSET in elements else "iso8859")
+    dataset.set_original_encoding(implicit, little, encoding)
+    ds = FileDataset("", dataset, data[:128], FileMetaDataset(meta_elements), implicit, little)
+    ds.set_original_encoding(implicit, little, dataset._character_set)
+    return ds
+
+
+# --- the UIDs a raw sequence mentions, without parsing it ------------------------------------------------
+
+def sequence_uids(element: RawDataElement) -> Optional[FrozenSet[str]]:
+    """Every UI value (padding stripped, each value of a multi-valued one) inside a raw sequence element, at
+    any depth, read with `struct` and no pydicom dataset; None when the walk meets something it cannot vouch
+    for (then parse the sequence). Values of other VRs may be included: a caller looking for some UIDs may
+    see more candidates than there are, never fewer."""
+    if not element.value:
+        return frozenset()
+    walker = _Walker(element.value, element.is_implicit_VR, element.is_little_endian)
+    found: Set[str] = set()
+    try:
+        _collect_items(walker, 0, len(element.value), found)
+    except (_Unusual, struct.error):
+        return None
+    return frozenset(found)
+
+
+def _vr_of_unknown(tag: int, vr: Optional[str]) -> str:
+    """The VR to walk an element with no VR (implicit VR) or UN by: the dictionary's; UN for a private tag,
+    which may be a sequence of a private dictionary (see the callers)."""
+    try:
+        known = dictionary_VR(tag)
+    except KeyError:
+        return "UN"
+    if vr == "UN" and known == "SQ":
+        raise _Unusual()  # pydicom reads a UN-encoded sequence, in implicit VR
+    return known if vr is None else "UN"
+
+
+def _collect_items(walker: _Walker, pos: int, end: Optional[int], found: Set[str]) -> int:
+    """The items from `pos` to `end` (None: to the sequence delimitation item); returns where they stop."""
+    while end is None or pos < end:
+        tag, _, length, value = walker.header(pos)
+        if tag == _SEQUENCE_END and end is None:
+            return value
+        if tag != _ITEM:
+            raise _Unusual()
+        pos = _collect_dataset(walker, value, None if length == _UNDEFINED else value + length, found)
+    if pos != end:
+        raise _Unusual()
+    return pos
+
+
+def _collect_dataset(walker: _Walker, pos: int, end: Optional[int], found: Set[str]) -> int:
+    """The elements of one item from `pos` to `end` (None: to the item delimitation item)."""
+    while end is None or pos < end:
+        tag, vr, length, value = walker.header(pos)
+        if tag == _ITEM_END and end is None:
+            return value
+        if tag >> 16 == 0xFFFE:
+            raise _Unusual()
+        if vr is None or vr == "UN":
+            vr = _vr_of_unknown(tag, vr)
+        if length == _UNDEFINED:
+            if vr == "SQ" or vr == "UN":
+                pos = _collect_items(walker, value, None, found)
+            else:
+                pos = walker.end_of_items(value) + 8  # encapsulated pixel data (an icon image)
+            continue
+        pos = value + length
+        if end is not None and pos > end:
+            raise _Unusual()
+        if vr == "SQ":
+            _collect_items(walker, value, pos, found)
+        elif vr == "UN" and length >= 8 and walker.header(value)[0] == _ITEM:
+            raise _Unusual()  # a private element that may hold a sequence
+        elif vr in ("UI", "UN") and length:
+            text = walker.data[value:pos].decode("ascii", "replace")
+            found.update(part.strip(" \x00") for part in text.split("\\"))
+    if pos != end:
+        raise _Unusual()
+    return pos
