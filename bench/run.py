@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Sequence
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
@@ -67,14 +67,22 @@ def reset_peak(pid: int) -> None:
         pass
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def timed(server: OrthancServer, action: Callable[[], None]) -> tuple:
-    """(seconds, peak RSS growth in MB) of one action."""
+    """(seconds, peak RSS growth in MB, CPU seconds of Orthanc's process) of one action."""
     before = rss_kb(server.pid, "VmRSS")
     reset_peak(server.pid)
+    cpu = cpu_seconds(server.pid)
     start = time.perf_counter()
     action()
     elapsed = time.perf_counter() - start
-    return elapsed, max(0, rss_kb(server.pid, "VmHWM") - before) / 1024
+    return elapsed, max(0, rss_kb(server.pid, "VmHWM") - before) / 1024, cpu_seconds(server.pid) - cpu
 
 
 def check(response) -> dict:
@@ -119,6 +127,7 @@ class Bench:
         self.data = data
         answers = {name: upload_parallel(server, files) for name, files in data.items()}
         self.sources = {a["ID"] for group in answers.values() for a in group}
+        self.group_ids = {name: [a["ID"] for a in group] for name, group in answers.items()}
         self.ct_study = answers["ct"][0]["ParentStudy"]
         self.mr_study = answers["mr"][0]["ParentStudy"]
         self.extra_studies = sorted({a["ParentStudy"] for a in answers["extra"]})
@@ -126,6 +135,13 @@ class Bench:
         self.ct_series = sorted({a["ParentSeries"] for a in answers["ct"]})
         self.mr_series = sorted({a["ParentSeries"] for a in answers["mr"]})
         self.counts = {name: len(files) for name, files in data.items()}
+        # "merge a study back": the half of the MR study that the split moves, split off once by the built-in
+        # route (kept between rounds), is merged back into the MR study
+        split = check(server.post(f"/studies/{self.mr_study}/split", {"Series": self.mr_series[:2], "KeepSource": True}))
+        self.split_study = split["TargetStudy"]
+        split_instances = [i["ID"] for i in server.get_json(f"/studies/{self.split_study}/instances")]
+        self.sources |= set(split_instances)
+        self.counts["split"] = len(split_instances)
 
     def cleanup(self) -> None:
         """Delete every instance created by the operations (the sources stay)."""
@@ -133,27 +149,27 @@ class Bench:
             self.server.delete(f"/instances/{instance}")
 
     def operations(self) -> Dict[str, tuple]:
-        """name -> (instance count, function(prefix) running the operation once)."""
+        """name -> (instance count, function(prefix) running the operation once, the data groups whose files
+        it stores: their raw store rate is its ceiling)."""
         s, calls = self.server, self.config["calls"]
         single = lambda action, body: lambda prefix: [check(s.post(f"{prefix}/instances/{self.instance}/{action}", body))
                                                       for _ in range(calls)]
-        ops = {
-            "instance_anonymize": (calls, single("anonymize", {"DicomVersion": "2021b"})),
-            "instance_modify": (calls, single("modify", {"Replace": {"PatientName": "Bench"}})),
+        return {
+            "instance_anonymize": (calls, single("anonymize", {"DicomVersion": "2021b"}), ()),
+            "instance_modify": (calls, single("modify", {"Replace": {"PatientName": "Bench"}}), ()),
             "study_modify": (self.counts["ct"], lambda p: check(s.post(
-                f"{p}/studies/{self.ct_study}/modify", {"Replace": {"StudyDescription": "Bench"}}))),
+                f"{p}/studies/{self.ct_study}/modify", {"Replace": {"StudyDescription": "Bench"}})), ("ct",)),
             "study_anonymize": (self.counts["ct"], lambda p: check(s.post(
-                f"{p}/studies/{self.ct_study}/anonymize", {"DicomVersion": "2021b"}))),
+                f"{p}/studies/{self.ct_study}/anonymize", {"DicomVersion": "2021b"})), ("ct",)),
             "bulk_anonymize_3_studies": (self.counts["mr"] + self.counts["extra"], lambda p: check(s.post(
                 f"{p}/tools/bulk-anonymize", {"Resources": [self.mr_study] + self.extra_studies,
-                                              "DicomVersion": "2021b"}))),
+                                              "DicomVersion": "2021b"})), ("mr", "extra")),
             "split_half_series": (self.counts["mr"] // 2, lambda p: check(s.post(
-                f"{p}/studies/{self.mr_study}/split", {"Series": self.mr_series[:2], "KeepSource": True}))),
-            "merge_study": (self.counts["extra"] // 2, lambda p: check(s.post(
-                f"{p}/studies/{self.extra_studies[0]}/merge", {"Resources": [self.extra_studies[1]],
-                                                              "KeepSource": True}))),
+                f"{p}/studies/{self.mr_study}/split", {"Series": self.mr_series[:2], "KeepSource": True})), ("mr",)),
+            "merge_study_back": (self.counts["split"], lambda p: check(s.post(
+                f"{p}/studies/{self.mr_study}/merge", {"Resources": [self.split_study], "KeepSource": True})),
+                ("mr",)),
         }
-        return ops
 
     def available(self, name: str, run: Callable[[str], None]) -> bool:
         """False when the plugin does not (yet) serve this route: it is then reported as missing."""
@@ -166,15 +182,16 @@ class Bench:
             self.cleanup()
         return True
 
-    def raw_store(self, clients: int) -> float:
-        files = self.data["ct"]
+    def raw_store(self, groups: Sequence[str], clients: int) -> float:
+        """Instances/s of storing the files of these data groups again (POST /instances), after deleting them:
+        the ceiling of any route that stores such files."""
+        for name in groups:
+            for instance in self.group_ids[name]:
+                self.server.delete(f"/instances/{instance}")
+        files = [f for name in groups for f in self.data[name]]
         start = time.perf_counter()
-        answers = upload_parallel(self.server, files, clients)
-        elapsed = time.perf_counter() - start
-        for answer in answers:
-            if answer["ID"] not in self.sources:
-                self.server.delete(f"/instances/{answer['ID']}")
-        return len(files) / elapsed
+        upload_parallel(self.server, files, clients)
+        return len(files) / (time.perf_counter() - start)
 
 
 def run_bench() -> dict:
@@ -187,28 +204,37 @@ def run_bench() -> dict:
         bench = Bench(server, make_data(config), config)
         version = server.get_json("/system")["Version"]
         results: Dict[str, dict] = {}
-        for name, (count, run) in bench.operations().items():
+        operations = bench.operations()
+        for name, (count, run, _) in operations.items():
             if not bench.available(name, run):
                 results[name] = {"builtin_ips": None, "plugin_ips": None, "ratio": None, "rss_growth_mb": None}
                 continue
-            builtin, plugin, growth = [], [], []
+            rates: Dict[str, List[float]] = {"builtin": [], "plugin": []}
+            cpu: Dict[str, List[float]] = {"builtin": [], "plugin": []}
+            growth = []
             for _ in range(config["rounds"]):
-                seconds, _ = timed(server, lambda: run(""))
-                builtin.append(count / seconds)
-                bench.cleanup()
-                seconds, grown = timed(server, lambda: run(MOUNT))
-                plugin.append(count / seconds)
-                growth.append(grown)
-                bench.cleanup()
-            b, p = statistics.median(builtin), statistics.median(plugin)
+                for side, prefix in (("builtin", ""), ("plugin", MOUNT)):
+                    seconds, grown, used = timed(server, lambda: run(prefix))
+                    rates[side].append(count / seconds)
+                    cpu[side].append(used / count * 1000)
+                    if side == "plugin":
+                        growth.append(grown)
+                    bench.cleanup()
+            b, p = statistics.median(rates["builtin"]), statistics.median(rates["plugin"])
             results[name] = {"builtin_ips": round(b, 1), "plugin_ips": round(p, 1), "ratio": round(p / b, 2),
-                             "rss_growth_mb": round(max(growth), 1)}
+                             "rss_growth_mb": round(max(growth), 1),
+                             "builtin_cpu_ms": round(statistics.median(cpu["builtin"]), 2),
+                             "plugin_cpu_ms": round(statistics.median(cpu["plugin"]), 2)}
             print(f"  {name}: built-in {b:.1f}/s, plugin {p:.1f}/s, ratio {p / b:.2f}", flush=True)
-        ceiling = {}  # the physical ceiling: the CT files stored again after deleting them
-        for clients in (1, 4):
-            for instance in list(server.get_json(f"/studies/{bench.ct_study}/instances")):
-                server.delete(f"/instances/{instance['ID']}")
-            ceiling[f"store_{clients}_clients_ips"] = round(bench.raw_store(clients), 1)
+        # the physical ceiling: the same files stored again after deleting them (CT with 1 and 4 clients), and for
+        # each stored-result operation, the raw store rate of its own files over the built-in's rate
+        ceiling = {f"store_{clients}_clients_ips": round(bench.raw_store(("ct",), clients), 1) for clients in (1, 4)}
+        rates_by_groups: Dict[tuple, float] = {("ct",): ceiling["store_4_clients_ips"]}
+        for name, (_, _, groups) in operations.items():
+            if groups and results[name]["builtin_ips"]:
+                if groups not in rates_by_groups:
+                    rates_by_groups[groups] = bench.raw_store(groups, 4)
+                results[name]["store_ceiling_ratio"] = round(rates_by_groups[groups] / results[name]["builtin_ips"], 2)
         memory = measure_memory(server, config["memory_instances"]) if config["memory_instances"] else None
         return {"orthanc": version, "storage": str(workdir), "memory": memory, "date": datetime.date.today().isoformat(),
                 "machine": f"{os.cpu_count()} cores, {platform.machine()}", "settings": config,
@@ -224,7 +250,7 @@ def measure_memory(server: OrthancServer, count: int) -> dict:
     print(f"Memory: anonymizing a study of {count} small instances...", flush=True)
     series = [to_bytes(d) for d in make_ct_series(count, seed=99, patient_id="BENCH-MEMORY", rows=8, columns=8)]
     study = upload_parallel(server, series)[0]["ParentStudy"]
-    seconds, grown = timed(server, lambda: check(server.post(f"{MOUNT}/studies/{study}/anonymize", {})))
+    seconds, grown, _ = timed(server, lambda: check(server.post(f"{MOUNT}/studies/{study}/anonymize", {})))
     print(f"  {count} instances in {seconds:.0f} s, peak RSS growth {grown:.1f} MB", flush=True)
     return {"instances": count, "seconds": round(seconds, 1), "rss_growth_mb": round(grown, 1)}
 
@@ -232,13 +258,15 @@ def measure_memory(server: OrthancServer, count: int) -> dict:
 def markdown(results: dict) -> str:
     lines = [f"Orthanc {results['orthanc']}, {results['machine']}, {results['date']}, storage in {results['storage']} "
              f"(settings: {results['settings']})", "",
-             "| operation | built-in inst/s | plugin inst/s | plugin/built-in | plugin peak RSS growth (MB) |",
-             "|---|---|---|---|---|"]
+             "| operation | built-in inst/s | plugin inst/s | plugin/built-in | plugin peak RSS growth (MB) "
+             "| Orthanc CPU ms/instance, built-in | Orthanc CPU ms/instance, plugin | store ceiling / built-in |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, r in results["operations"].items():
         if r["ratio"] is None:
-            lines.append(f"| {name} | – | – | not available | – |")
+            lines.append(f"| {name} | – | – | not available | – | – | – | – |")
         else:
-            lines.append(f"| {name} | {r['builtin_ips']} | {r['plugin_ips']} | {r['ratio']} | {r['rss_growth_mb']} |")
+            lines.append(f"| {name} | {r['builtin_ips']} | {r['plugin_ips']} | {r['ratio']} | {r['rss_growth_mb']} "
+                         f"| {r['builtin_cpu_ms']} | {r['plugin_cpu_ms']} | {r.get('store_ceiling_ratio', '–')} |")
     lines.append("")
     if results.get("memory"):
         m = results["memory"]
