@@ -92,7 +92,7 @@ def _write_items(out: List[bytes], ds: Dataset, encoding: _Encoding, encodings: 
     originals = (source.meta if meta else source.dataset) if source is not None else {}
     if 0x00080005 in ds:  # an item may declare its own character set
         encodings = convert_encodings(ds.get("SpecificCharacterSet") or "ISO_IR 6")
-    for tag in sorted(ds._dict):
+    for tag in sorted(ds._dict, key=int):  # plain ints: BaseTag compares in Python
         if (tag >> 16 == 0x0002) != meta or tag & 0xFFFF == 0:
             continue  # file meta is written apart; group lengths are not written
         element = ds._dict[tag]
