@@ -19,8 +19,9 @@ from pydicom.dataelem import RawDataElement, convert_raw_data_element, empty_val
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.tag import BaseTag
 
-_LONG_LENGTH_VRS = frozenset(("OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"))
-_UNDEFINED = 0xFFFFFFFF
+# VRs whose explicit-VR header has a 4-byte length (PS3.5 7.1.2); the length of an undefined-length value
+LONG_LENGTH_VRS = frozenset(("OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"))
+UNDEFINED_LENGTH = 0xFFFFFFFF
 _ITEM, _ITEM_END, _SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 _CHARSET = 0x00080005
 
@@ -59,7 +60,7 @@ class _Walker:
         if not (0x40 < vr_bytes[0] < 0x5B and 0x40 < vr_bytes[1] < 0x5B):
             raise _Unusual()
         vr = vr_bytes.decode("ascii")
-        if vr in _LONG_LENGTH_VRS:
+        if vr in LONG_LENGTH_VRS:
             if pos + 12 > len(self.data):
                 raise _Unusual()
             return tag, vr, self.long_length.unpack_from(self.data, pos + 8)[0], pos + 12
@@ -74,7 +75,7 @@ class _Walker:
                 return pos
             if tag != _ITEM:
                 raise _Unusual()
-            pos = self.end_of_dataset(value) + 8 if length == _UNDEFINED else value + length
+            pos = self.end_of_dataset(value) + 8 if length == UNDEFINED_LENGTH else value + length
 
     def end_of_dataset(self, pos: int) -> int:
         """Position of the item delimitation item that ends the undefined-length item starting at `pos`."""
@@ -82,7 +83,7 @@ class _Walker:
             tag, _, length, value = self.header(pos)
             if tag == _ITEM_END:
                 return pos
-            pos = self.end_of_items(value) + 8 if length == _UNDEFINED else value + length
+            pos = self.end_of_items(value) + 8 if length == UNDEFINED_LENGTH else value + length
 
 
 def _undefined_length_vr(walker: _Walker, tag: int, vr: Optional[str], value_tell: int) -> Optional[str]:
@@ -113,7 +114,7 @@ def _elements(walker: _Walker, pos: int, end: int, meta: bool) -> Tuple[Dict[int
         tag, vr, length, value_tell = walker.header(pos)
         if tag >> 16 in (0x0000, 0xFFFE) or (not meta and tag >> 16 == 0x0002):
             raise _Unusual()  # a command set, a stray delimiter or file meta in the dataset
-        if length == _UNDEFINED:
+        if length == UNDEFINED_LENGTH:
             vr = _undefined_length_vr(walker, tag, vr, value_tell)
             stop = walker.end_of_items(value_tell)
             value, pos = data[value_tell:stop], stop + 8
@@ -196,7 +197,7 @@ def _collect_items(walker: _Walker, pos: int, end: Optional[int], found: Set[str
             return value
         if tag != _ITEM:
             raise _Unusual()
-        pos = _collect_dataset(walker, value, None if length == _UNDEFINED else value + length, found)
+        pos = _collect_dataset(walker, value, None if length == UNDEFINED_LENGTH else value + length, found)
     if pos != end:
         raise _Unusual()
     return pos
@@ -212,7 +213,7 @@ def _collect_dataset(walker: _Walker, pos: int, end: Optional[int], found: Set[s
             raise _Unusual()
         if vr is None or vr == "UN":
             vr = _vr_of_unknown(tag, vr)
-        if length == _UNDEFINED:
+        if length == UNDEFINED_LENGTH:
             if vr == "SQ" or vr == "UN":
                 pos = _collect_items(walker, value, None, found)
             else:

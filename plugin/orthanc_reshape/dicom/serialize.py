@@ -21,8 +21,8 @@ from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element, write_file_meta_info
 from pydicom.uid import UID
 
-_LONG_LENGTH_VRS = frozenset(("OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"))
-_UNDEFINED = 0xFFFFFFFF
+from .scan import LONG_LENGTH_VRS, UNDEFINED_LENGTH
+
 
 
 class _Encoding:
@@ -39,7 +39,7 @@ class _Encoding:
     def header(self, tag: int, vr: str, length: int) -> bytes:
         if self.implicit:
             return self.tag(tag) + struct.pack(self.order + "L", length)
-        if vr in _LONG_LENGTH_VRS:
+        if vr in LONG_LENGTH_VRS:
             return self.tag(tag) + vr.encode("ascii") + b"\x00\x00" + struct.pack(self.order + "L", length)
         return self.tag(tag) + vr.encode("ascii") + struct.pack(self.order + "H", length)
 
@@ -66,7 +66,7 @@ def remember_source(ds: Dataset, data: bytes) -> None:
 
 def _is_copyable(element: RawDataElement, encoding: _Encoding) -> bool:
     return (element.is_implicit_VR == encoding.implicit and element.is_little_endian == encoding.little
-            and element.length != _UNDEFINED and (encoding.implicit or element.VR is not None)
+            and element.length != UNDEFINED_LENGTH and (encoding.implicit or element.VR is not None)
             and element.value is not None and not element.is_buffered)
 
 
@@ -80,8 +80,8 @@ def _is_as_read(element: RawDataElement, encoding: _Encoding) -> bool:
 def _span(element: RawDataElement, encoding: _Encoding) -> slice:
     """Where an element still as read lies in its source: header, value, and the delimiter that ends an
     undefined-length value."""
-    header = 8 if encoding.implicit or element.VR not in _LONG_LENGTH_VRS else 12
-    end = element.value_tell + (len(element.value) + 8 if element.length == _UNDEFINED else element.length)
+    header = 8 if encoding.implicit or element.VR not in LONG_LENGTH_VRS else 12
+    end = element.value_tell + (len(element.value) + 8 if element.length == UNDEFINED_LENGTH else element.length)
     return slice(element.value_tell - header, end)
 
 
@@ -124,13 +124,13 @@ def _write_sequence(out: List[bytes], element: DataElement, encoding: _Encoding,
         _write_items(body, item, encoding, encodings)
         content = b"".join(body)
         if getattr(item, "is_undefined_length_sequence_item", False):
-            items.append(encoding.tag(0xFFFEE000) + struct.pack(encoding.order + "L", _UNDEFINED) + content
+            items.append(encoding.tag(0xFFFEE000) + struct.pack(encoding.order + "L", UNDEFINED_LENGTH) + content
                          + encoding.tag(0xFFFEE00D) + b"\x00\x00\x00\x00")
         else:
             items.append(encoding.tag(0xFFFEE000) + struct.pack(encoding.order + "L", len(content)) + content)
     value = b"".join(items)
     if element.is_undefined_length:
-        out.append(encoding.header(element.tag, "SQ", _UNDEFINED))
+        out.append(encoding.header(element.tag, "SQ", UNDEFINED_LENGTH))
         out.append(value + encoding.tag(0xFFFEE0DD) + b"\x00\x00\x00\x00")
     else:
         out.append(encoding.header(element.tag, "SQ", len(value)))
