@@ -1,6 +1,7 @@
 """The ONLY module that imports `orthanc`: read instances, store, delete, transcode, global properties."""
 from __future__ import annotations
 
+import http.client
 import json
 import threading
 from functools import lru_cache
@@ -332,8 +333,13 @@ def fetch_instance(instance_id: str, client: "LoopbackClient | None") -> bytes:
     return body
 
 
+# What a loopback request raises when the connection breaks: for a POST, Orthanc may have carried it out.
+ANSWER_LOST = (OSError, http.client.HTTPException)
+
+
 def save_instance(dicom: bytes, client: "LoopbackClient | None") -> Dict[str, Any]:
-    """Store a DICOM file through `client` when given, else the SDK; Orthanc's answer."""
+    """Store a DICOM file through `client` when given, else the SDK; Orthanc's answer (ANSWER_LOST raised when
+    the connection breaks)."""
     if client is None:
         return store_instance(dicom)
     status, body = client.request("POST", "/instances", dicom)

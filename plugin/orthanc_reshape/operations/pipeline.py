@@ -160,6 +160,7 @@ class _Run:
         self.stored: Dict[int, StoredInstance] = {}
         self.failures: Dict[int, Dict[str, str]] = {}
         self.error: Optional[tuple] = None    # (source or None, ReshapeError): the run stops and is rolled back
+        self.maybe_stored: List[str] = []     # instances Orthanc may have stored for a lost answer (left in place)
         self.interrupted = False
 
     def _take(self) -> Optional[int]:
@@ -198,6 +199,27 @@ class _Run:
                 self._stop(self.sources[index], exc)
                 return
 
+    def _after_lost_answer(self, dicom: bytes, predicted: Optional[str], existed: bool, exc: Exception) -> dict:
+        """The connection broke after the new file was sent: Orthanc may have stored it. When Orthanc has it now
+        and it is known to be new (OverwriteInstances: existence asked before storing), it is this request's:
+        its answer is rebuilt, so that a rollback removes it. Otherwise it is named, never deleted (it may have
+        existed before), and the instance fails."""
+        if predicted is None:
+            predicted = orthanc_instance_id(dicom)
+        stored = store.resource("Instance", predicted) if predicted else None
+        if stored is not None and self.check_existing and not existed:
+            series = store.get_json(f"/series/{stored['ParentSeries']}")
+            study = store.get_json(f"/studies/{series['ParentStudy']}")
+            return {"ID": predicted, "Status": "Success", "ParentSeries": series["ID"], "ParentStudy": study["ID"],
+                    "ParentPatient": study["ParentPatient"]}
+        if stored is not None:
+            with self.lock:
+                self.maybe_stored.append(predicted)
+        raise ReshapeError("CannotStoreInstance", f"The connection to Orthanc broke while it stored the new instance "
+                           f"({type(exc).__name__}: {exc})" + (f"; Orthanc has it ({predicted}), which may have been "
+                                                               "stored by this request: it is left in place"
+                                                               if stored is not None else ""))
+
     def _process(self, index: int) -> None:
         """Fetch, transform and store one instance; its failure is recorded (Permissive) or raised."""
         source = self.sources[index]
@@ -208,7 +230,10 @@ class _Run:
                 predicted = orthanc_instance_id(dicom)
                 existed = predicted is None or store.instance_exists(predicted)
             self.monitor.will_store(dicom)  # thread-safe by contract: the workers need not wait for each other
-            answer = store.save_instance(dicom, self.client)
+            try:
+                answer = store.save_instance(dicom, self.client)
+            except store.ANSWER_LOST as exc:
+                answer = self._after_lost_answer(dicom, predicted, existed, exc)
         except Interrupted:
             raise
         except Exception as exc:  # the instance failed
@@ -266,6 +291,9 @@ def run(sources: Sequence[SourceInstance], transform: Callable[[bytes, SourceIns
         what = f"Instance {source.id} failed" if source else "The operation failed"
         outcome = ("nothing was changed (the {} instance(s) stored before were removed)".format(len(stored))
                    if not left else f"the instance(s) {', '.join(left)} it had stored could not be removed")
+        if state.maybe_stored:
+            outcome += (f"; instance(s) {', '.join(state.maybe_stored)} may have been stored before the connection "
+                        "broke, and are left in place")
         raise PipelineFailure(error.kind, f"{what}: {error.details}; {outcome}", error.field)
     return PipelineResult(stored, [state.failures[index] for index in sorted(state.failures)])
 
