@@ -55,7 +55,8 @@ def _undefined_lengths(ds: pydicom.Dataset) -> pydicom.Dataset:
 
 def _generated() -> dict:
     ct = make_ct_series(2, rows=16, columns=16)
-    datasets = {"ct": ct[0], "rtstruct": make_rtstruct_for(ct), "sr": make_sr_with_evidence(ct)}
+    datasets = {"ct": ct[0], "rtstruct": make_rtstruct_for(ct), "sr": make_sr_with_evidence(ct),
+                "ct-large": make_ct_series(1, rows=256, columns=256)[0]}  # pixel data read as a view
     files = {}
     for name, ds in datasets.items():
         for syntax_name, syntax in (("explicit", ExplicitVRLittleEndian), ("implicit", ImplicitVRLittleEndian),
@@ -156,3 +157,11 @@ def test_sequence_uids_never_miss_a_uid_the_parsed_sequence_has(name) -> None:
                 assert name not in GENERATED, "the walk vouches for every sequence we generate"
             else:
                 assert _reference_uids(ds[tag].value) <= uids
+
+
+@pytest.mark.parametrize("name", ["ct-large-explicit", "ct-large-implicit", "ct-large-big"])
+def test_large_pixel_data_is_a_view_of_the_file_not_a_copy(name) -> None:
+    data = GENERATED[name]
+    pixels = fast_read(data).get_item(0x7FE00010).value
+    assert isinstance(pixels, memoryview) and pixels.obj is data
+    assert pixels == _reference(data).PixelData

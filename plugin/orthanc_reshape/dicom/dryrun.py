@@ -29,7 +29,7 @@ def _value(ds: Dataset, tag: int, vr: str) -> Tuple[int, Any]:
     value = ds[tag].value
     if value is None:
         return 0, ""
-    if isinstance(value, (bytes, bytearray)):
+    if isinstance(value, (bytes, bytearray, memoryview)):  # memoryview: large pixel data (dicom/scan.py)
         return len(value), bytes(value)
     if isinstance(value, (list, tuple, MultiValue)):
         text = "\\".join(str(v) for v in value)
