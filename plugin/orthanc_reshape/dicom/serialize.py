@@ -19,6 +19,7 @@ from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element, write_file_meta_info
+from pydicom.multival import MultiValue
 from pydicom.uid import UID
 
 from .scan import LONG_LENGTH_VRS, UNDEFINED_LENGTH
@@ -109,11 +110,39 @@ def _write_items(out: List[bytes], ds: Dataset, encoding: _Encoding, encodings: 
             _write_sequence(out, element, encoding, encodings)
         elif element.value is None or element.value == "":
             out.append(encoding.header(tag, element.VR, 0))  # an emptied element: no value to encode
+        elif (text := _ascii_text(element)) is not None:
+            out.append(encoding.header(tag, element.VR, len(text)))
+            out.append(text)
         else:
             fp = DicomBytesIO()
             fp.is_little_endian, fp.is_implicit_VR = encoding.little, encoding.implicit
             write_data_element(fp, element, encodings)
             out.append(fp.getvalue())
+
+
+# String VRs and their padding (PS3.5 6.2): an ASCII value is encoded the same in every character set.
+# PN (PersonName values), DS and IS (number objects) are left to pydicom.
+_STRING_PADDING = {"UI": b"\x00", "AE": b" ", "AS": b" ", "CS": b" ", "DA": b" ", "DT": b" ", "TM": b" ",
+                   "LO": b" ", "SH": b" ", "ST": b" ", "LT": b" ", "UC": b" ", "UT": b" ", "UR": b" "}
+
+
+def _ascii_text(element: DataElement) -> Optional[bytes]:
+    """The encoded value of a string element whose value is ASCII text (one string or several), as pydicom
+    encodes it but without its per-element file object; None for anything else."""
+    padding = _STRING_PADDING.get(element.VR)
+    value = element.value
+    if padding is None:
+        return None
+    if not isinstance(value, str):
+        if not isinstance(value, (list, MultiValue)) or not all(isinstance(v, str) for v in value):
+            return None
+        value = "\\".join(value)
+    if not value.isascii():
+        return None
+    data = value.encode("ascii")
+    if len(data) % 2:
+        data += padding
+    return data if len(data) <= 0xFFFF or element.VR in LONG_LENGTH_VRS else None
 
 
 def _write_sequence(out: List[bytes], element: DataElement, encoding: _Encoding, encodings: List[str]) -> None:
