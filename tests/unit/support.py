@@ -2,8 +2,11 @@
 one-line ways to plan and apply a modification or an anonymization (no Orthanc involved)."""
 from __future__ import annotations
 
+import importlib
 import itertools
 import os
+import sys
+import types
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import pydicom.data
@@ -142,3 +145,13 @@ def labelled_map() -> Tuple[UidMap, LabelledUids]:
     generator = LabelledUids()
     return UidMap(generator), generator
 
+
+
+def import_glue(monkeypatch, module_name: str):
+    """A module of the Orthanc glue (operations/*), imported with a stand-in `orthanc` module when the real
+    one is absent (outside Orthanc); the test then replaces the `store` calls it needs."""
+    if "orthanc" not in sys.modules:
+        stub = types.ModuleType("orthanc")
+        stub.OrthancException = type("OrthancException", (Exception,), {})
+        monkeypatch.setitem(sys.modules, "orthanc", stub)
+    return importlib.import_module(module_name)

@@ -2,14 +2,14 @@
 after a stop. operations/jobs.py runs with a stand-in `orthanc` module; the database is a dict."""
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 import threading
 import time
 import types
 
 import pytest
+
+from support import import_glue
 
 
 class FakeDatabase:
@@ -27,11 +27,7 @@ def db() -> FakeDatabase:
 @pytest.fixture
 def jobs(monkeypatch: pytest.MonkeyPatch, db: FakeDatabase):
     """operations/jobs.py with its store calls going to `db`."""
-    if "orthanc" not in sys.modules:
-        stub = types.ModuleType("orthanc")
-        stub.OrthancException = type("OrthancException", (Exception,), {})
-        monkeypatch.setitem(sys.modules, "orthanc", stub)
-    module = importlib.import_module("orthanc_reshape.operations.jobs")
+    module = import_glue(monkeypatch, "orthanc_reshape.operations.jobs")
     store = module.store
     monkeypatch.setattr(store, "get_global_property", lambda pid, default="": db.properties.get(pid, default))
     monkeypatch.setattr(store, "set_global_property", lambda pid, value: db.properties.__setitem__(pid, value))

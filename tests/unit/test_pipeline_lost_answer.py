@@ -3,11 +3,10 @@ out whether Orthanc has the instance, rolls it back only when it is known to be 
 otherwise. operations/pipeline.py runs with a stand-in `orthanc` module; Orthanc's index is a dict."""
 from __future__ import annotations
 
-import importlib
-import sys
-import types
 
 import pytest
+
+from support import import_glue
 
 from dicom_files import make_ct_series, to_bytes
 from orthanc_reshape.dicom.files import orthanc_instance_id
@@ -46,11 +45,7 @@ class FakeOrthanc:
 
 
 def _pipeline(monkeypatch: pytest.MonkeyPatch, orthanc: FakeOrthanc, overwrite: bool):
-    if "orthanc" not in sys.modules:
-        stub = types.ModuleType("orthanc")
-        stub.OrthancException = type("OrthancException", (Exception,), {})
-        monkeypatch.setitem(sys.modules, "orthanc", stub)
-    module = importlib.import_module("orthanc_reshape.operations.pipeline")
+    module = import_glue(monkeypatch, "orthanc_reshape.operations.pipeline")
     store = module.store
     monkeypatch.setattr(store, "loopback_client", lambda: object())
     monkeypatch.setattr(store, "overwrite_instances", lambda: overwrite)

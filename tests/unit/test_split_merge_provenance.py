@@ -2,21 +2,16 @@
 integration tests do not have, so this runs the operation's code against a recording store)."""
 from __future__ import annotations
 
-import importlib
-import sys
-import types
 
 import pytest
+
+from support import import_glue
 
 
 @pytest.fixture
 def split_merge(monkeypatch: pytest.MonkeyPatch):
     """operations/split_merge.py imported with a stand-in `orthanc` module, its store calls recorded."""
-    if "orthanc" not in sys.modules:
-        stub = types.ModuleType("orthanc")
-        stub.OrthancException = type("OrthancException", (Exception,), {})
-        monkeypatch.setitem(sys.modules, "orthanc", stub)
-    module = importlib.import_module("orthanc_reshape.operations.split_merge")
+    module = import_glue(monkeypatch, "orthanc_reshape.operations.split_merge")
     calls: list[tuple] = []
     monkeypatch.setattr(module.store, "set_metadata", lambda *args: calls.append(("metadata",) + args))
     monkeypatch.setattr(module.store, "add_label", lambda *args: calls.append(("label",) + args))
