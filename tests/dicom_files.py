@@ -151,15 +151,16 @@ def _pixels(rows: int, columns: int, frames: int, seed: int, bits_stored: int = 
     return values.tobytes()
 
 
-def _item(**elements: object) -> Dataset:
-    item = Dataset()
+def item(**elements: object) -> Dataset:
+    """A dataset (a sequence item) from keyword=value pairs."""
+    dataset = Dataset()
     for keyword, value in elements.items():
-        setattr(item, keyword, value)
-    return item
+        setattr(dataset, keyword, value)
+    return dataset
 
 
 def _code(value: str, scheme: str, meaning: str) -> Dataset:
-    return _item(CodeValue=value, CodingSchemeDesignator=scheme, CodeMeaning=meaning)
+    return item(CodeValue=value, CodingSchemeDesignator=scheme, CodeMeaning=meaning)
 
 
 def _file_meta(ds: Dataset, transfer_syntax: str = ExplicitVRLittleEndian) -> FileMetaDataset:
@@ -257,9 +258,9 @@ def make_ct_series(n: int = 3, *, seed: int = 0,
         ds.SeriesDescription = series_description
         ds.OperatorsName = "Operator^Olga"
         ds.ManufacturerModelName = "Reshaper 3000"
-        ds.ReferencedImageSequence = DicomSequence([_item(
+        ds.ReferencedImageSequence = DicomSequence([item(
             ReferencedSOPClassUID=CT_IMAGE_STORAGE, ReferencedSOPInstanceUID=sop_uids[i - 1])])
-        ds.SourceImageSequence = DicomSequence([_item(
+        ds.SourceImageSequence = DicomSequence([item(
             ReferencedSOPClassUID=CT_IMAGE_STORAGE,
             ReferencedSOPInstanceUID=uid("source-image", seed, series_uid, i))])
         ds.PatientName = patient_name
@@ -281,7 +282,7 @@ def make_ct_series(n: int = 3, *, seed: int = 0,
         ds.FrameOfReferenceUID = frame_of_reference_uid
         ds.PositionReferenceIndicator = ""
         ds.SliceLocation = float(i)
-        ds.RequestAttributesSequence = DicomSequence([_item(
+        ds.RequestAttributesSequence = DicomSequence([item(
             RequestedProcedureID="RP-1", ScheduledProcedureStepID="SPS-1")])
         ds.SamplesPerPixel = 1
         ds.PhotometricInterpretation = "MONOCHROME2"
@@ -300,7 +301,7 @@ def make_ct_series(n: int = 3, *, seed: int = 0,
         block.add_new(0x01, "LO", f"private text {i}")
         block.add_new(0x02, "US", i)
         block.add_new(0x03, "UI", uid("private-uid", seed, series_uid, i))
-        block.add_new(0x10, "SQ", DicomSequence([_item(SOPInstanceUID=sop_uids[i])]))
+        block.add_new(0x10, "SQ", DicomSequence([item(SOPInstanceUID=sop_uids[i])]))
         ds.PixelData = _pixels(rows, columns, 1, seed + i)
         ds["PixelData"].VR = "OW"
         ds.file_meta = _file_meta(ds)
@@ -344,28 +345,28 @@ def make_rtstruct_for(images: Sequence[Dataset], *, seed: int = 0, series_number
     frame_of_reference = first.FrameOfReferenceUID
 
     def contour_image(image: Dataset) -> Dataset:
-        return _item(ReferencedSOPClassUID=image.SOPClassUID, ReferencedSOPInstanceUID=image.SOPInstanceUID)
+        return item(ReferencedSOPClassUID=image.SOPClassUID, ReferencedSOPInstanceUID=image.SOPInstanceUID)
 
-    series_items = [_item(SeriesInstanceUID=series_uid,
+    series_items = [item(SeriesInstanceUID=series_uid,
                           ContourImageSequence=DicomSequence([contour_image(i) for i in members]))
                     for series_uid, members in _by_series(images).items()]
-    study_item = _item(ReferencedSOPClassUID=DETACHED_STUDY_MANAGEMENT,
+    study_item = item(ReferencedSOPClassUID=DETACHED_STUDY_MANAGEMENT,
                        ReferencedSOPInstanceUID=first.StudyInstanceUID,
                        RTReferencedSeriesSequence=DicomSequence(series_items))
-    ds.ReferencedFrameOfReferenceSequence = DicomSequence([_item(
+    ds.ReferencedFrameOfReferenceSequence = DicomSequence([item(
         FrameOfReferenceUID=frame_of_reference, RTReferencedStudySequence=DicomSequence([study_item]))])
-    ds.StructureSetROISequence = DicomSequence([_item(
+    ds.StructureSetROISequence = DicomSequence([item(
         ROINumber=1, ReferencedFrameOfReferenceUID=frame_of_reference, ROIName="BODY",
         ROIGenerationAlgorithm="MANUAL")])
     contours = []
     for image in images:
         z = float(image.ImagePositionPatient[2]) if "ImagePositionPatient" in image else 0.0
-        contours.append(_item(ContourImageSequence=DicomSequence([contour_image(image)]),
+        contours.append(item(ContourImageSequence=DicomSequence([contour_image(image)]),
                               ContourGeometricType="CLOSED_PLANAR", NumberOfContourPoints=4,
                               ContourData=[0, 0, z, 4, 0, z, 4, 4, z, 0, 4, z]))
-    ds.ROIContourSequence = DicomSequence([_item(
+    ds.ROIContourSequence = DicomSequence([item(
         ReferencedROINumber=1, ROIDisplayColor=[255, 0, 0], ContourSequence=DicomSequence(contours))])
-    ds.RTROIObservationsSequence = DicomSequence([_item(
+    ds.RTROIObservationsSequence = DicomSequence([item(
         ObservationNumber=1, ReferencedROINumber=1, RTROIInterpretedType="EXTERNAL", ROIInterpreter="")])
     ds.ApprovalStatus = "UNAPPROVED"
     return ds
@@ -386,21 +387,21 @@ def make_sr_with_evidence(images: Sequence[Dataset], *, seed: int = 0, series_nu
     ds.ValueType = "CONTAINER"
     ds.ContinuityOfContent = "SEPARATE"
     ds.ConceptNameCodeSequence = DicomSequence([_code("18748-4", "LN", "Diagnostic imaging report")])
-    series_items = [_item(SeriesInstanceUID=series_uid, ReferencedSOPSequence=DicomSequence([
-        _item(ReferencedSOPClassUID=i.SOPClassUID, ReferencedSOPInstanceUID=i.SOPInstanceUID)
+    series_items = [item(SeriesInstanceUID=series_uid, ReferencedSOPSequence=DicomSequence([
+        item(ReferencedSOPClassUID=i.SOPClassUID, ReferencedSOPInstanceUID=i.SOPInstanceUID)
         for i in members])) for series_uid, members in _by_series(images).items()]
-    ds.CurrentRequestedProcedureEvidenceSequence = DicomSequence([_item(
+    ds.CurrentRequestedProcedureEvidenceSequence = DicomSequence([item(
         StudyInstanceUID=first.StudyInstanceUID, ReferencedSeriesSequence=DicomSequence(series_items))])
     ds.ContentSequence = DicomSequence([
-        _item(RelationshipType="CONTAINS", ValueType="TEXT",
+        item(RelationshipType="CONTAINS", ValueType="TEXT",
               ConceptNameCodeSequence=DicomSequence([_code("121071", "DCM", "Finding")]),
               TextValue="Nothing to report"),
-        _item(RelationshipType="HAS OBS CONTEXT", ValueType="PNAME",
+        item(RelationshipType="HAS OBS CONTEXT", ValueType="PNAME",
               ConceptNameCodeSequence=DicomSequence([_code("121008", "DCM", "Person Observer Name")]),
               PersonName="Observer^Olivia"),
-        _item(RelationshipType="CONTAINS", ValueType="IMAGE",
+        item(RelationshipType="CONTAINS", ValueType="IMAGE",
               ConceptNameCodeSequence=DicomSequence([_code("121080", "DCM", "Best illustration of finding")]),
-              ReferencedSOPSequence=DicomSequence([_item(ReferencedSOPClassUID=first.SOPClassUID,
+              ReferencedSOPSequence=DicomSequence([item(ReferencedSOPClassUID=first.SOPClassUID,
                                                          ReferencedSOPInstanceUID=first.SOPInstanceUID)])),
     ])
     return ds
@@ -418,11 +419,11 @@ def make_presentation_state_for(images: Sequence[Dataset], *, seed: int = 0, ser
     ds.PresentationCreationTime = first.get("StudyTime", "")
     ds.ContentCreatorName = "Reader^Rob"
     ds.ReferencedSeriesSequence = DicomSequence([
-        _item(SeriesInstanceUID=series_uid, ReferencedImageSequence=DicomSequence([
-            _item(ReferencedSOPClassUID=i.SOPClassUID, ReferencedSOPInstanceUID=i.SOPInstanceUID)
+        item(SeriesInstanceUID=series_uid, ReferencedImageSequence=DicomSequence([
+            item(ReferencedSOPClassUID=i.SOPClassUID, ReferencedSOPInstanceUID=i.SOPInstanceUID)
             for i in members]))
         for series_uid, members in _by_series(images).items()])
-    ds.SoftcopyVOILUTSequence = DicomSequence([_item(WindowCenter="40", WindowWidth="400")])
+    ds.SoftcopyVOILUTSequence = DicomSequence([item(WindowCenter="40", WindowWidth="400")])
     ds.PresentationLUTShape = "IDENTITY"
     return ds
 
@@ -462,12 +463,12 @@ def make_dimension_study(instances: int = 1, *, seed: int = 0, patient_name: str
         ds.ReferringPhysicianName = "Referrer^Rita"
         ds.StudyDescription = "Dimension study"
         ds.SeriesDescription = "Enhanced MR"
-        ds.ReferencedPerformedProcedureStepSequence = DicomSequence([_item(
+        ds.ReferencedPerformedProcedureStepSequence = DicomSequence([item(
             ReferencedSOPClassUID=MODALITY_PPS, ReferencedSOPInstanceUID=uid("dim-pps", seed, study_uid))])
         ds.ReferencedImageEvidenceSequence = DicomSequence([
-            _item(StudyInstanceUID=study_uid, ReferencedSeriesSequence=DicomSequence([_item(
+            item(StudyInstanceUID=study_uid, ReferencedSeriesSequence=DicomSequence([item(
                 SeriesInstanceUID=uid("dim-evidence-series", seed, k),
-                ReferencedSOPSequence=DicomSequence([_item(
+                ReferencedSOPSequence=DicomSequence([item(
                     ReferencedSOPClassUID=ENHANCED_MR_IMAGE_STORAGE,
                     ReferencedSOPInstanceUID=uid("dim-evidence", seed, n, k))]))]))
             for k in range(3)])
@@ -483,27 +484,27 @@ def make_dimension_study(instances: int = 1, *, seed: int = 0, patient_name: str
         ds.InstanceNumber = n + 1
         ds.FrameOfReferenceUID = uid("dim-for", seed, study_uid)
         ds.PositionReferenceIndicator = ""
-        ds.DimensionOrganizationSequence = DicomSequence([_item(DimensionOrganizationUID=organization_uid)])
+        ds.DimensionOrganizationSequence = DicomSequence([item(DimensionOrganizationUID=organization_uid)])
         ds.DimensionIndexSequence = DicomSequence([
-            _item(DimensionOrganizationUID=organization_uid,
+            item(DimensionOrganizationUID=organization_uid,
                   DimensionIndexPointer=pointer, FunctionalGroupPointer=group,
                   DimensionDescriptionLabel=f"Label {k}")
             for k, (pointer, group) in enumerate([(0x00209056, 0x00209111), (0x00209057, 0x00209111),
                                                   (0x00209128, 0x00209111)])])
         ds.SharedFunctionalGroupsSequence = DicomSequence([
-            _item(ReferencedImageSequence=DicomSequence([
-                _item(ReferencedSOPClassUID=ENHANCED_MR_IMAGE_STORAGE,
+            item(ReferencedImageSequence=DicomSequence([
+                item(ReferencedSOPClassUID=ENHANCED_MR_IMAGE_STORAGE,
                       ReferencedSOPInstanceUID=uid("dim-shared-ref", seed, n, g, r))
                 for r in range(referenced_images)]))
             for g in range(shared_groups_items)])
         per_frame = []
         for f in range(frames):
-            item = _item(FrameContentSequence=DicomSequence([_item(
+            frame = item(FrameContentSequence=DicomSequence([item(
                 StackID="1", InStackPositionNumber=f + 1, DimensionIndexValues=[1, f + 1, 1])]))
-            item.add_new(0x20050014, "LO", PHILIPS_CREATOR)  # private creator of block 0x14
-            item.add_new(0x2005140F, "SQ", DicomSequence([_item(
+            frame.add_new(0x20050014, "LO", PHILIPS_CREATOR)  # private creator of block 0x14
+            frame.add_new(0x2005140F, "SQ", DicomSequence([item(
                 SOPInstanceUID=uid("dim-philips", seed, n, f), ContentDate="20240103")]))
-            per_frame.append(item)
+            per_frame.append(frame)
         ds.PerFrameFunctionalGroupsSequence = DicomSequence(per_frame)
         ds.NumberOfFrames = frames
         ds.SamplesPerPixel = 1

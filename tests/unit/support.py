@@ -16,6 +16,7 @@ from pydicom.filewriter import write_data_element
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian
 
+from dicom_files import item  # noqa: F401  (the tests import it from here, with the other helpers)
 from orthanc_reshape.dicom.files import read_dataset, write_dataset
 from orthanc_reshape.dicom.paths import TagPath, parse_path
 from orthanc_reshape.dicom.plan import EditPlan, Replacement, anonymization_plan, modification_plan
@@ -57,14 +58,6 @@ def element_bytes(ds: Dataset, tag: int) -> bytes:
     buffer.is_little_endian, buffer.is_implicit_VR = True, False
     write_data_element(buffer, ds[tag])
     return buffer.getvalue()
-
-
-def item(**elements: Any) -> Dataset:
-    """A sequence item from keyword=value pairs."""
-    dataset = Dataset()
-    for name, value in elements.items():
-        setattr(dataset, name, value)
-    return dataset
 
 
 def seq(*items: Dataset) -> Sequence:
