@@ -18,9 +18,13 @@ from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import RawDataElement, convert_raw_data_element, empty_value_for_VR
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.tag import BaseTag
+from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
 
-# VRs whose explicit-VR header has a 4-byte length (PS3.5 7.1.2); the length of an undefined-length value
-LONG_LENGTH_VRS = frozenset(("OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"))
+from .uids import strip_value
+
+# VRs whose explicit-VR header has a 4-byte length (PS3.5 7.1.2), as pydicom reads them; the length of an
+# undefined-length value
+LONG_LENGTH_VRS = frozenset(str(vr.value) for vr in EXPLICIT_VR_LENGTH_32)  # plain str: fast lookups
 UNDEFINED_LENGTH = 0xFFFFFFFF
 _ITEM, _ITEM_END, _SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 _CHARSET = 0x00080005
@@ -240,7 +244,7 @@ def _collect_dataset(walker: _Walker, pos: int, end: Optional[int], found: Set[s
             raise _Unusual()  # a private element that may hold a sequence
         elif vr in ("UI", "UN") and length:
             text = walker.data[value:pos].decode("ascii", "replace")
-            found.update(part.strip(" \x00") for part in text.split("\\"))
+            found.update(strip_value(part) for part in text.split("\\"))
     if pos != end:
         raise _Unusual()
     return pos
