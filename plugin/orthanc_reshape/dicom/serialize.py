@@ -65,17 +65,18 @@ def remember_source(ds: Dataset, data: bytes) -> None:
     object.__setattr__(ds, _SOURCE_ATTRIBUTE, source)
 
 
-def _is_copyable(element: RawDataElement, encoding: _Encoding) -> bool:
-    return (element.is_implicit_VR == encoding.implicit and element.is_little_endian == encoding.little
-            and element.length != UNDEFINED_LENGTH and (encoding.implicit or element.VR is not None)
-            and element.value is not None and not element.is_buffered)
-
-
 def _is_as_read(element: RawDataElement, encoding: _Encoding) -> bool:
-    """Whether an element still as read can be copied from its source (the undefined-length ones too)."""
+    """Whether a raw element's bytes are valid as they are in the file being written: same byte order and VR
+    explicitness, a known VR when explicit, a value that was read."""
     return (element.is_implicit_VR == encoding.implicit and element.is_little_endian == encoding.little
             and (encoding.implicit or element.VR is not None) and element.value is not None
             and not element.is_buffered)
+
+
+def _is_copyable(element: RawDataElement, encoding: _Encoding) -> bool:
+    """Whether a raw element that is not the source's own can be written as a new header and its value
+    (an undefined-length one cannot: its value has no delimiter)."""
+    return _is_as_read(element, encoding) and element.length != UNDEFINED_LENGTH
 
 
 def _span(element: RawDataElement, encoding: _Encoding) -> slice:
