@@ -3,16 +3,22 @@ from __future__ import annotations
 
 import base64
 
+from io import BytesIO
+
+import pydicom
 import pytest
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.multival import MultiValue
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from orthanc_reshape.dicom.values import (dataset_encodings, element_vr, empty_value, make_element, make_item,
-                                          optional_str, replace_element)
+                                          optional_str, raw_text, replace_element)
+from dicom_files import PYDICOM_FILE_DIRS, make_ct_series, make_sr_with_evidence, to_bytes
 from orthanc_reshape.errors import ReshapeError
 from support import read_sample, reread
 
+ALL_FILES = sorted(p for folder in PYDICOM_FILE_DIRS for p in folder.glob("*.dcm"))
 LATIN1 = dataset_encodings(read_sample("CT_small.dcm"))  # ISO_IR 100
 ROWS, PATIENT_NAME, PATIENT_ID, SOP_UID = 0x00280010, 0x00100010, 0x00100020, 0x00080018
 
@@ -263,3 +269,49 @@ def test_make_element_gives_elements_pydicom_can_write():
     assert ds.ReferencedImageSequence[0].ReferencedSOPInstanceUID == "1.2"
     assert isinstance(ds[0x00081140].value, Sequence)
     assert isinstance(ds[ROWS], DataElement)
+
+
+def _converted_str(ds, tag):
+    """optional_str through pydicom's own conversion of the element (the reference of raw_text)."""
+    value = ds[tag].value
+    if value is None:
+        return ""
+    if isinstance(value, MultiValue):
+        return "\\".join(str(part) for part in value)
+    return value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _raw_text_cases(ds, depth=0):
+    """(fast, reference) for every raw element that raw_text reads, at any depth of `ds`."""
+    for tag in list(ds.keys()):
+        element = ds.get_item(tag)
+        if isinstance(element, RawDataElement) and (fast := raw_text(element)) is not None:
+            yield fast, _converted_str(ds, tag)
+        elif ds[tag].VR == "SQ":
+            for item in ds[tag].value or ():
+                yield from _raw_text_cases(item, depth + 1)
+
+
+GENERATED = [to_bytes(make_ct_series(1, seed=3)[0]), to_bytes(make_sr_with_evidence(make_ct_series(2, seed=4)))]
+
+
+@pytest.mark.parametrize("data", [p.read_bytes() for p in ALL_FILES] + GENERATED,
+                         ids=[p.name for p in ALL_FILES] + ["ct", "sr"])
+def test_raw_text_reads_what_pydicom_converts(data):
+    """Every value raw_text reads (top level or nested, explicit or implicit VR, any charset) is the string
+    pydicom's conversion gives; the values it declines go through that conversion."""
+    cases = list(_raw_text_cases(pydicom.dcmread(BytesIO(data), force=True)))
+    assert all(fast == reference for fast, reference in cases), [c for c in cases if c[0] != c[1]][:5]
+
+
+def test_raw_text_padding_and_multiple_values():
+    def raw(vr, data):
+        return RawDataElement(0x00100020, vr, len(data), data, 0, False, True)
+    assert raw_text(raw("UI", b"1.2.3\x00")) == "1.2.3"
+    assert raw_text(raw("UI", b"1.2 \\ 3.4\x00")) == "1.2\\3.4"
+    assert raw_text(raw("LO", b"a \\b ")) == "a\\b"
+    assert raw_text(raw("CS", b"A \\B ")) == "A \\B"
+    assert raw_text(raw("AE", b" AET ")) == "AET"
+    assert raw_text(raw("LO", b"Zo\xeb")) is None         # not ASCII: left to pydicom and the charset
+    assert raw_text(raw("LO", b"\x1b$B")) is None         # an ISO 2022 escape sequence
+    assert raw_text(raw("PN", b"Doe^Jane")) is None       # PersonName: left to pydicom

@@ -154,10 +154,40 @@ def empty_value(ds: Dataset, tag: int) -> None:
     ds[tag] = DataElement(tag, vr, Sequence([]) if vr == "SQ" else None)
 
 
+# How pydicom's converters (pydicom.values) turn an ASCII text value into strings, per VR: the characters
+# stripped from the whole value, then the function applied to each of its backslash-separated values.
+_RAW_TEXT_RULES = {
+    "UI": ("\0 ", str.strip),                               # convert_UI, then UID()
+    "AE": ("", str.strip),                                   # convert_AE_string
+    **{vr: (" \0", None) for vr in ("AS", "CS", "DA", "DT", "TM")},  # convert_string (multi_string)
+    **{vr: ("", lambda part: part.rstrip("\0 ")) for vr in ("SH", "LO", "UC")},  # convert_text
+}
+
+
+def raw_text(element: RawDataElement) -> Optional[str]:
+    """What `optional_str` returns for a raw element, without pydicom's conversion (which also replaces the
+    element in its dataset, so that the writer can no longer copy it as read); None when it cannot tell.
+
+    Only ASCII values without escape sequences are handled: they decode the same in every character set."""
+    vr = element.VR or dictionary_vr(element.tag)
+    rule = _RAW_TEXT_RULES.get(vr)
+    data = element.value
+    if rule is None or not isinstance(data, bytes) or not data.isascii() or b"\x1b" in data:
+        return None
+    text = data.decode("ascii").rstrip(rule[0])
+    strip_each = rule[1]
+    return "\\".join(strip_each(part) for part in text.split("\\")) if strip_each else text
+
+
 def optional_str(ds: Dataset, tag: int) -> Optional[str]:
     """The string value of a top-level element, or None when absent."""
     if tag not in ds:
         return None
+    element = ds.get_item(tag)
+    if isinstance(element, RawDataElement):
+        text = raw_text(element)
+        if text is not None:
+            return text
     value = ds[tag].value
     if value is None:
         return ""
