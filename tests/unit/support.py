@@ -2,6 +2,8 @@
 one-line ways to plan and apply a modification or an anonymization (no Orthanc involved)."""
 from __future__ import annotations
 
+import copy
+import functools
 import importlib
 import itertools
 import os
@@ -14,9 +16,11 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian
+import pydicom
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from dicom_files import item  # noqa: F401  (the tests import it from here, with the other helpers)
+from dicom_files import make_ct_series, make_rtstruct_for, make_sr_with_evidence, to_bytes
 from orthanc_reshape.dicom.files import read_dataset, write_dataset
 from orthanc_reshape.dicom.paths import TagPath, parse_path
 from orthanc_reshape.dicom.plan import EditPlan, Replacement, anonymization_plan, modification_plan
@@ -148,3 +152,37 @@ def import_glue(monkeypatch, module_name: str):
         stub.OrthancException = type("OrthancException", (Exception,), {})
         monkeypatch.setitem(sys.modules, "orthanc", stub)
     return importlib.import_module(module_name)
+
+
+# --- generated files in every common encoding ---------------------------------------------------------------
+
+def _undefined_lengths(ds: pydicom.Dataset) -> pydicom.Dataset:
+    """A copy of `ds` with every sequence and item of undefined length (as DCMTK writes them)."""
+    ds = copy.deepcopy(ds)
+    for element in ds.iterall():
+        if element.VR == "SQ":
+            element.is_undefined_length = True
+            for item in element.value:
+                item.is_undefined_length_sequence_item = True
+    return ds
+
+
+@functools.lru_cache(maxsize=1)
+def _encoded_variants() -> Dict[str, bytes]:
+    ct = make_ct_series(2, rows=16, columns=16)
+    datasets = {"ct": ct[0], "rtstruct": make_rtstruct_for(ct), "sr": make_sr_with_evidence(ct),
+                "ct-large": make_ct_series(1, rows=256, columns=256)[0]}  # pixel data read as a view
+    files = {}
+    for name, ds in datasets.items():
+        for syntax_name, syntax in (("explicit", ExplicitVRLittleEndian), ("implicit", ImplicitVRLittleEndian),
+                                    ("big", ExplicitVRBigEndian)):
+            files[f"{name}-{syntax_name}"] = to_bytes(ds, syntax)
+            files[f"{name}-{syntax_name}-undefined"] = to_bytes(_undefined_lengths(ds), syntax)
+    return files
+
+
+def encoded_variants() -> Dict[str, bytes]:
+    """Generated CT, RT-STRUCT and SR files (and a CT with pixel data large enough to be read as a view), in
+    explicit little, implicit little and explicit big endian, with the lengths of their sequences defined or
+    undefined: name -> file."""
+    return dict(_encoded_variants())

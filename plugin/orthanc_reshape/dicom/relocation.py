@@ -9,13 +9,13 @@ every reference inside the moved set to a moved instance is rewritten to its new
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
+from typing import Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
 
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
-from .scan import sequence_uids
+from .raw_sequences import RawItem, RawSequence
 from .tags import SERIES_UID, SOP_UID, STUDY_UID, format_tag
 from .uids import derived_uid, strip_value
 from .values import TEXT_VRS, element_vr, optional_str, replace_element
@@ -119,23 +119,56 @@ def rewrite_references(ds: Dataset, moved: MovedSet) -> int:
     a moved instance (the item then describes moved instances: an evidence item, an RT referenced
     study/series). Top-level elements are not references and are left alone. Returns the number of
     values rewritten.
+
+    A sequence still as read is rewritten on its bytes (raw_sequences.py) when their walk can vouch for them,
+    and left as read when it mentions no moved UID; otherwise it is parsed. Both ways apply the same rules
+    (`_rewrite_item`) and write the same bytes.
     """
     count = 0
     for tag in list(ds.keys()):
-        if element_vr(ds, tag) == "SQ" and _may_reference(ds.get_item(tag), moved):
-            for item in ds[tag].value or ():
-                count += _rewrite_item(item, moved)[1]
+        element = ds.get_item(tag)
+        if (element.VR or element_vr(ds, tag)) != "SQ":
+            continue
+        tree = RawSequence.parse(element) if isinstance(element, RawDataElement) else None
+        if tree is None:
+            count += sum(_rewrite_item(item, _dataset_entries, moved)[1] for item in ds[tag].value or ())
+        elif any(uid in moved.instances or uid in moved.series or uid in moved.studies for uid in tree.uids()):
+            count += sum(_rewrite_item(item, _raw_entries, moved)[1] for item in tree.items)
+            rewritten = tree.encode()
+            if rewritten is not None:
+                ds[tag] = rewritten
     return count
 
 
-def _may_reference(element, moved: MovedSet) -> bool:
-    """False when a sequence still raw mentions no moved UID (found without parsing it): it stays raw and
-    is written back as read."""
-    if not isinstance(element, RawDataElement):
-        return True
-    uids = sequence_uids(element)
-    return uids is None or any(uid in moved.instances or uid in moved.series or uid in moved.studies
-                               for uid in uids)
+# What `_rewrite_item` sees of an item: its sub-items (of every sequence), and its UI values with their setter.
+Entries = Tuple[List[object], List[Tuple[List[str], Callable[[List[str]], None]]]]
+
+
+def _dataset_entries(item: Dataset) -> Entries:
+    """The entries of a parsed sequence item."""
+    sub_items: List[object] = []
+    ui: List[Tuple[List[str], Callable[[List[str]], None]]] = []
+    for tag in list(item.keys()):
+        vr = element_vr(item, tag)
+        if vr == "SQ":
+            sub_items.extend(item[tag].value or ())
+        elif vr == "UI":
+            values = _ui_values(item, tag)
+            if values:
+                ui.append((values, lambda new, tag=tag: _set_ui(item, tag, new)))
+    return sub_items, ui
+
+
+def _raw_entries(item: RawItem) -> Entries:
+    """The entries of a raw sequence item."""
+    sub_items: List[object] = []
+    ui: List[Tuple[List[str], Callable[[List[str]], None]]] = []
+    for node in item.elements:
+        if node.items is not None:
+            sub_items.extend(node.items)
+        elif node.values:
+            ui.append((node.values, node.set_values))
+    return sub_items, ui
 
 
 def _ui_values(item: Dataset, tag: int) -> Optional[List[str]]:
@@ -152,30 +185,26 @@ def _set_ui(item: Dataset, tag: int, values: List[str]) -> None:
     item[tag] = DataElement(tag, "UI", values[0] if len(values) == 1 else values)
 
 
-def _rewrite_item(item: Dataset, moved: MovedSet) -> Tuple[bool, int]:
-    """(whether the item references a moved instance at any depth, number of values rewritten)."""
+def _rewrite_item(item, entries: Callable[[object], Entries], moved: MovedSet) -> Tuple[bool, int]:
+    """(whether the item references a moved instance at any depth, number of values rewritten); `entries`
+    reads the item (a parsed or a raw one)."""
+    sub_items, ui = entries(item)
     references_moved = False
     count = 0
-    containers: List[Tuple[int, List[str]]] = []
-    for tag in list(item.keys()):
-        vr = element_vr(item, tag)
-        if vr == "SQ":
-            for sub_item in item[tag].value or ():
-                sub_references, sub_count = _rewrite_item(sub_item, moved)
-                references_moved |= sub_references
-                count += sub_count
-        elif vr == "UI":
-            values = _ui_values(item, tag)
-            if not values:
-                continue
-            if any(v in moved.instances for v in values):
-                references_moved = True
-                count += sum(v in moved.instances for v in values)
-                values = [moved.instances.get(v, v) for v in values]
-                _set_ui(item, tag, values)
-            if any(v in moved.series or v in moved.studies for v in values):
-                containers.append((tag, values))
-    for tag, values in containers:
+    for sub_item in sub_items:
+        sub_references, sub_count = _rewrite_item(sub_item, entries, moved)
+        references_moved |= sub_references
+        count += sub_count
+    containers = []
+    for values, set_values in ui:
+        if any(v in moved.instances for v in values):
+            references_moved = True
+            count += sum(v in moved.instances for v in values)
+            values = [moved.instances.get(v, v) for v in values]
+            set_values(values)
+        if any(v in moved.series or v in moved.studies for v in values):
+            containers.append((values, set_values))
+    for values, set_values in containers:
         new_values = []
         for v in values:
             new = moved.series.get(v) or moved.studies.get(v)
@@ -185,7 +214,7 @@ def _rewrite_item(item: Dataset, moved: MovedSet) -> Tuple[bool, int]:
             else:
                 new_values.append(v)
         if new_values != values:
-            _set_ui(item, tag, new_values)
+            set_values(new_values)
     return references_moved, count
 
 

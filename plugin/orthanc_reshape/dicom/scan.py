@@ -11,7 +11,7 @@ back to pydicom's own reader, which knows every quirk.
 from __future__ import annotations
 
 import struct
-from typing import Dict, FrozenSet, Optional, Set, Tuple
+from typing import Dict, Optional, Tuple
 
 from pydicom.charset import convert_encodings
 from pydicom.datadict import dictionary_VR
@@ -20,13 +20,11 @@ from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.tag import BaseTag
 from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
 
-from .uids import strip_value
-
 # VRs whose explicit-VR header has a 4-byte length (PS3.5 7.1.2), as pydicom reads them; the length of an
 # undefined-length value
 LONG_LENGTH_VRS = frozenset(str(vr.value) for vr in EXPLICIT_VR_LENGTH_32)  # plain str: fast lookups
 UNDEFINED_LENGTH = 0xFFFFFFFF
-_ITEM, _ITEM_END, _SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+ITEM, ITEM_END, SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 _CHARSET = 0x00080005
 # Pixel data (and its float variants) of at least this size is not copied out of the file's bytes: its value is
 # a memoryview of them. A copy of a fresh 500 KB buffer costs more than the rest of reading the file.
@@ -40,11 +38,11 @@ _NOT_HANDLED = frozenset(("1.2.840.10008.1.2.1.99",  # deflated
                           "1.2.840.10008.1.2.4.100.1", "1.2.840.10008.1.2.4.101.1"))  # fragmented MPEG-2
 
 
-class _Unusual(Exception):
+class Unusual(Exception):
     """The file needs pydicom's own reader."""
 
 
-class _Walker:
+class Walker:
     """Element headers of one byte order and VR explicitness, over a whole file's bytes."""
 
     def __init__(self, data: bytes, implicit: bool, little: bool) -> None:
@@ -58,7 +56,7 @@ class _Walker:
     def header(self, pos: int) -> Tuple[int, Optional[str], int, int]:
         """(tag, VR or None, length, position of the value) of the element at `pos`."""
         if pos + 8 > len(self.data):
-            raise _Unusual()
+            raise Unusual()
         if self.implicit:
             group, element, length = self.tag_length.unpack_from(self.data, pos)
             return group << 16 | element, None, length, pos + 8
@@ -67,11 +65,11 @@ class _Walker:
         if group == 0xFFFE:  # items and delimiters have no VR
             return tag, None, self.tag_length.unpack_from(self.data, pos)[2], pos + 8
         if not (0x40 < vr_bytes[0] < 0x5B and 0x40 < vr_bytes[1] < 0x5B):
-            raise _Unusual()
+            raise Unusual()
         vr = vr_bytes.decode("ascii")
         if vr in LONG_LENGTH_VRS:
             if pos + 12 > len(self.data):
-                raise _Unusual()
+                raise Unusual()
             return tag, vr, self.long_length.unpack_from(self.data, pos + 8)[0], pos + 12
         return tag, vr, length, pos + 8
 
@@ -80,47 +78,47 @@ class _Walker:
         (the items of a sequence, or the fragments of encapsulated pixel data)."""
         while True:
             tag, _, length, value = self.header(pos)
-            if tag == _SEQUENCE_END:
+            if tag == SEQUENCE_END:
                 return pos
-            if tag != _ITEM:
-                raise _Unusual()
+            if tag != ITEM:
+                raise Unusual()
             pos = self.end_of_dataset(value) + 8 if length == UNDEFINED_LENGTH else value + length
 
     def end_of_dataset(self, pos: int) -> int:
         """Position of the item delimitation item that ends the undefined-length item starting at `pos`."""
         while True:
             tag, _, length, value = self.header(pos)
-            if tag == _ITEM_END:
+            if tag == ITEM_END:
                 return pos
             pos = self.end_of_items(value) + 8 if length == UNDEFINED_LENGTH else value + length
 
 
-def _undefined_length_vr(walker: _Walker, tag: int, vr: Optional[str], value_tell: int) -> Optional[str]:
+def _undefined_length_vr(walker: Walker, tag: int, vr: Optional[str], value_tell: int) -> Optional[str]:
     """The VR of an undefined-length element as pydicom reads it: SQ (in implicit VR: a sequence of the
     dictionary, or a private tag whose value starts with an item), OB/OW (encapsulated pixel data)."""
     if vr is not None:
         if vr in ("SQ", "OB", "OW"):
             return vr
-        raise _Unusual()  # UN of undefined length is parsed as a sequence by pydicom
+        raise Unusual()  # UN of undefined length is parsed as a sequence by pydicom
     try:
         known = dictionary_VR(tag)
     except KeyError:
         known = None
-    if known == "SQ" or (known is None and walker.header(value_tell)[0] == _ITEM):
+    if known == "SQ" or (known is None and walker.header(value_tell)[0] == ITEM):
         return "SQ"
     if known in ("OB", "OW", "OB or OW"):
         return None  # implicit VR: the raw element has no VR, as pydicom reads it
-    raise _Unusual()
+    raise Unusual()
 
 
-def _value(walker: _Walker, tag: int, start: int, stop: int):
+def _value(walker: Walker, tag: int, start: int, stop: int):
     """The bytes of a value: a view of the file's bytes for large pixel data, a copy otherwise."""
     if tag in _PIXEL_DATA_TAGS and stop - start >= _VIEW_MIN_LENGTH:
         return walker.view[start:stop]
     return walker.data[start:stop]
 
 
-def _elements(walker: _Walker, pos: int, end: int, meta: bool) -> Tuple[Dict[int, RawDataElement], int]:
+def _elements(walker: Walker, pos: int, end: int, meta: bool) -> Tuple[Dict[int, RawDataElement], int]:
     """The raw elements from `pos` (the file meta group only, if `meta`) and where they stop."""
     data = walker.data
     elements: Dict[int, RawDataElement] = {}
@@ -129,7 +127,7 @@ def _elements(walker: _Walker, pos: int, end: int, meta: bool) -> Tuple[Dict[int
             break  # the end of the file meta group (little endian group 0x0002)
         tag, vr, length, value_tell = walker.header(pos)
         if tag >> 16 in (0x0000, 0xFFFE) or (not meta and tag >> 16 == 0x0002):
-            raise _Unusual()  # a command set, a stray delimiter or file meta in the dataset
+            raise Unusual()  # a command set, a stray delimiter or file meta in the dataset
         if length == UNDEFINED_LENGTH:
             vr = _undefined_length_vr(walker, tag, vr, value_tell)
             stop = walker.end_of_items(value_tell)
@@ -137,7 +135,7 @@ def _elements(walker: _Walker, pos: int, end: int, meta: bool) -> Tuple[Dict[int
         else:
             pos = value_tell + length
             if pos > end:
-                raise _Unusual()
+                raise Unusual()
             value = _value(walker, tag, value_tell, pos) if length else empty_value_for_VR(vr, raw=True)
         elements[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr, length, value, value_tell, walker.implicit,
                                                 walker.little)
@@ -150,7 +148,7 @@ def fast_read(data: bytes) -> Optional[FileDataset]:
     if len(data) < 132 or data[128:132] != b"DICM":
         return None
     try:
-        meta_elements, start = _elements(_Walker(data, False, True), 132, len(data), meta=True)
+        meta_elements, start = _elements(Walker(data, False, True), 132, len(data), meta=True)
         syntax_element = meta_elements.get(0x00020010)
         if syntax_element is None:
             return None
@@ -158,13 +156,13 @@ def fast_read(data: bytes) -> Optional[FileDataset]:
         if syntax in _NOT_HANDLED:
             return None
         implicit, little = _BYTE_ORDERS.get(syntax, (False, True))
-        walker = _Walker(data, implicit, little)
+        walker = Walker(data, implicit, little)
         if start < len(data):
             vr = data[start + 4:start + 6]
             if len(vr) == 2 and (0x40 < vr[0] < 0x5B and 0x40 < vr[1] < 0x5B) == implicit:
                 return None  # the dataset is not encoded as its transfer syntax says
         elements, _ = _elements(walker, start, len(data), meta=False)
-    except (_Unusual, struct.error):
+    except (Unusual, struct.error):
         return None
     dataset = Dataset(elements)
     encoding = (convert_encodings(convert_raw_data_element(elements[BaseTag(_CHARSET)]).value)
@@ -173,78 +171,3 @@ def fast_read(data: bytes) -> Optional[FileDataset]:
     ds = FileDataset("", dataset, data[:128], FileMetaDataset(meta_elements), implicit, little)
     ds.set_original_encoding(implicit, little, dataset._character_set)
     return ds
-
-
-# --- the UIDs a raw sequence mentions, without parsing it ------------------------------------------------
-
-def sequence_uids(element: RawDataElement) -> Optional[FrozenSet[str]]:
-    """Every UI value (padding stripped, each value of a multi-valued one) inside a raw sequence element, at
-    any depth, read with `struct` and no pydicom dataset; None when the walk meets something it cannot vouch
-    for (then parse the sequence). Values of other VRs may be included: a caller looking for some UIDs may
-    see more candidates than there are, never fewer."""
-    if not element.value:
-        return frozenset()
-    walker = _Walker(element.value, element.is_implicit_VR, element.is_little_endian)
-    found: Set[str] = set()
-    try:
-        _collect_items(walker, 0, len(element.value), found)
-    except (_Unusual, struct.error):
-        return None
-    return frozenset(found)
-
-
-def _vr_of_unknown(tag: int, vr: Optional[str]) -> str:
-    """The VR to walk an element with no VR (implicit VR) or UN by: the dictionary's; UN for a private tag,
-    which may be a sequence of a private dictionary (see the callers)."""
-    try:
-        known = dictionary_VR(tag)
-    except KeyError:
-        return "UN"
-    if vr == "UN" and known == "SQ":
-        raise _Unusual()  # pydicom reads a UN-encoded sequence, in implicit VR
-    return known if vr is None else "UN"
-
-
-def _collect_items(walker: _Walker, pos: int, end: Optional[int], found: Set[str]) -> int:
-    """The items from `pos` to `end` (None: to the sequence delimitation item); returns where they stop."""
-    while end is None or pos < end:
-        tag, _, length, value = walker.header(pos)
-        if tag == _SEQUENCE_END and end is None:
-            return value
-        if tag != _ITEM:
-            raise _Unusual()
-        pos = _collect_dataset(walker, value, None if length == UNDEFINED_LENGTH else value + length, found)
-    if pos != end:
-        raise _Unusual()
-    return pos
-
-
-def _collect_dataset(walker: _Walker, pos: int, end: Optional[int], found: Set[str]) -> int:
-    """The elements of one item from `pos` to `end` (None: to the item delimitation item)."""
-    while end is None or pos < end:
-        tag, vr, length, value = walker.header(pos)
-        if tag == _ITEM_END and end is None:
-            return value
-        if tag >> 16 == 0xFFFE:
-            raise _Unusual()
-        if vr is None or vr == "UN":
-            vr = _vr_of_unknown(tag, vr)
-        if length == UNDEFINED_LENGTH:
-            if vr == "SQ" or vr == "UN":
-                pos = _collect_items(walker, value, None, found)
-            else:
-                pos = walker.end_of_items(value) + 8  # encapsulated pixel data (an icon image)
-            continue
-        pos = value + length
-        if end is not None and pos > end:
-            raise _Unusual()
-        if vr == "SQ":
-            _collect_items(walker, value, pos, found)
-        elif vr == "UN" and length >= 8 and walker.header(value)[0] == _ITEM:
-            raise _Unusual()  # a private element that may hold a sequence
-        elif vr in ("UI", "UN") and length:
-            text = walker.data[value:pos].decode("ascii", "replace")
-            found.update(strip_value(part) for part in text.split("\\"))
-    if pos != end:
-        raise _Unusual()
-    return pos

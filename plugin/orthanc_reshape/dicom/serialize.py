@@ -22,12 +22,12 @@ from pydicom.filewriter import write_data_element, write_file_meta_info
 from pydicom.multival import MultiValue
 from pydicom.uid import UID
 
-from .scan import LONG_LENGTH_VRS, UNDEFINED_LENGTH
+from .scan import ITEM, ITEM_END, LONG_LENGTH_VRS, SEQUENCE_END, UNDEFINED_LENGTH
 
 
 
-class _Encoding:
-    """Byte order and VR explicitness of the dataset being written."""
+class Encoding:
+    """Byte order and VR explicitness of the dataset being written, and its element headers."""
 
     def __init__(self, implicit: bool, little: bool) -> None:
         self.implicit = implicit
@@ -36,6 +36,14 @@ class _Encoding:
 
     def tag(self, tag: int) -> bytes:
         return struct.pack(self.order + "HH", tag >> 16, tag & 0xFFFF)
+
+    def item(self, length: int) -> bytes:
+        """The header of a sequence item of this length (UNDEFINED_LENGTH: ended by an item delimiter)."""
+        return self.tag(ITEM) + struct.pack(self.order + "L", length)
+
+    def delimiter(self, tag: int) -> bytes:
+        """An item (ITEM_END) or sequence (SEQUENCE_END) delimitation item."""
+        return self.tag(tag) + b"\x00\x00\x00\x00"
 
     def header(self, tag: int, vr: str, length: int) -> bytes:
         if self.implicit:
@@ -65,7 +73,7 @@ def remember_source(ds: Dataset, data: bytes) -> None:
     object.__setattr__(ds, _SOURCE_ATTRIBUTE, source)
 
 
-def _is_as_read(element: RawDataElement, encoding: _Encoding) -> bool:
+def _is_as_read(element: RawDataElement, encoding: Encoding) -> bool:
     """Whether a raw element's bytes are valid as they are in the file being written: same byte order and VR
     explicitness, a known VR when explicit, a value that was read."""
     return (element.is_implicit_VR == encoding.implicit and element.is_little_endian == encoding.little
@@ -73,13 +81,7 @@ def _is_as_read(element: RawDataElement, encoding: _Encoding) -> bool:
             and not element.is_buffered)
 
 
-def _is_copyable(element: RawDataElement, encoding: _Encoding) -> bool:
-    """Whether a raw element that is not the source's own can be written as a new header and its value
-    (an undefined-length one cannot: its value has no delimiter)."""
-    return _is_as_read(element, encoding) and element.length != UNDEFINED_LENGTH
-
-
-def _span(element: RawDataElement, encoding: _Encoding) -> slice:
+def _span(element: RawDataElement, encoding: Encoding) -> slice:
     """Where an element still as read lies in its source: header, value, and the delimiter that ends an
     undefined-length value."""
     header = 8 if encoding.implicit or element.VR not in LONG_LENGTH_VRS else 12
@@ -87,7 +89,7 @@ def _span(element: RawDataElement, encoding: _Encoding) -> slice:
     return slice(element.value_tell - header, end)
 
 
-def _write_items(out: List[bytes], ds: Dataset, encoding: _Encoding, encodings: List[str],
+def _write_items(out: List[bytes], ds: Dataset, encoding: Encoding, encodings: List[str],
                  meta: bool = False, source: Optional[_Source] = None) -> None:
     """Append the encoded elements of `ds` (a dataset or a sequence item; the file meta if `meta`) to `out`;
     elements of `source` still as read are copied from it."""
@@ -102,9 +104,11 @@ def _write_items(out: List[bytes], ds: Dataset, encoding: _Encoding, encodings: 
             if originals.get(tag) is element and _is_as_read(element, encoding):
                 out.append(source.view[_span(element, encoding)])
                 continue
-            if _is_copyable(element, encoding):
+            if _is_as_read(element, encoding):  # a raw element that is not the source's own: a new header
                 out.append(encoding.header(tag, element.VR or "", element.length))
                 out.append(element.value)
+                if element.length == UNDEFINED_LENGTH:  # the value stops before its delimiter
+                    out.append(encoding.delimiter(SEQUENCE_END))
                 continue
             element = ds[tag]
         if element.VR == "SQ":
@@ -146,7 +150,7 @@ def _ascii_text(element: DataElement) -> Optional[bytes]:
     return data if len(data) <= 0xFFFF or element.VR in LONG_LENGTH_VRS else None
 
 
-def _write_sequence(out: List[bytes], element: DataElement, encoding: _Encoding, encodings: List[str]) -> None:
+def _write_sequence(out: List[bytes], element: DataElement, encoding: Encoding, encodings: List[str]) -> None:
     """A sequence, keeping the defined or undefined lengths it was read with (as dcmwrite does)."""
     items: List[bytes] = []
     for item in element.value or ():
@@ -154,21 +158,20 @@ def _write_sequence(out: List[bytes], element: DataElement, encoding: _Encoding,
         _write_items(body, item, encoding, encodings)
         content = b"".join(body)
         if getattr(item, "is_undefined_length_sequence_item", False):
-            items.append(encoding.tag(0xFFFEE000) + struct.pack(encoding.order + "L", UNDEFINED_LENGTH) + content
-                         + encoding.tag(0xFFFEE00D) + b"\x00\x00\x00\x00")
+            items.append(encoding.item(UNDEFINED_LENGTH) + content + encoding.delimiter(ITEM_END))
         else:
-            items.append(encoding.tag(0xFFFEE000) + struct.pack(encoding.order + "L", len(content)) + content)
+            items.append(encoding.item(len(content)) + content)
     value = b"".join(items)
     if element.is_undefined_length:
         out.append(encoding.header(element.tag, "SQ", UNDEFINED_LENGTH))
-        out.append(value + encoding.tag(0xFFFEE0DD) + b"\x00\x00\x00\x00")
+        out.append(value + encoding.delimiter(SEQUENCE_END))
     else:
         out.append(encoding.header(element.tag, "SQ", len(value)))
         out.append(value)
 
 
 _REQUIRED_META = (0x00020001, 0x00020002, 0x00020003, 0x00020010, 0x00020012, 0x00020013)
-_META_ENCODING = _Encoding(implicit=False, little=True)
+_META_ENCODING = Encoding(implicit=False, little=True)
 
 
 def _encode_meta(file_meta: Dataset, source: Optional[_Source]) -> bytes:
@@ -193,7 +196,7 @@ def encode_file(ds: Dataset) -> bytes:
     syntax = UID(ds.file_meta.TransferSyntaxUID)
     if syntax.is_deflated or not syntax.is_transfer_syntax:
         raise ValueError(f"encode_file does not write {syntax}")
-    encoding = _Encoding(syntax.is_implicit_VR, syntax.is_little_endian)
+    encoding = Encoding(syntax.is_implicit_VR, syntax.is_little_endian)
     file_meta = ds.file_meta
     source = getattr(ds, _SOURCE_ATTRIBUTE, None)
     if "SOPInstanceUID" in ds and "SOPClassUID" in ds:  # the meta header follows the dataset, as in DCMTK

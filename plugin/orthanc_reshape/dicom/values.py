@@ -166,12 +166,15 @@ _RAW_TEXT_RULES = {
 
 def raw_text(element: RawDataElement) -> Optional[str]:
     """What `optional_str` returns for a raw element, without pydicom's conversion (which also replaces the
-    element in its dataset, so that the writer can no longer copy it as read); None when it cannot tell.
+    element in its dataset, so that the writer can no longer copy it as read); None when it cannot tell."""
+    return decode_text(element.value, element.VR or dictionary_vr(element.tag))
 
-    Only ASCII values without escape sequences are handled: they decode the same in every character set."""
-    vr = element.VR or dictionary_vr(element.tag)
+
+def decode_text(data: Any, vr: Optional[str]) -> Optional[str]:
+    """The string pydicom's conversion gives the bytes of a text value of this VR (several values joined by
+    backslashes); None when it cannot tell. Only ASCII values without escape sequences are handled: they decode
+    the same in every character set."""
     rule = _RAW_TEXT_RULES.get(vr)
-    data = element.value
     if rule is None or not isinstance(data, bytes) or not data.isascii() or b"\x1b" in data:
         return None
     text = data.decode("ascii").rstrip(rule[0])

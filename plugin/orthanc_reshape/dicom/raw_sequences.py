@@ -1,0 +1,208 @@
+"""A sequence element still as read (raw bytes), as a small tree of items whose UI values can be read and
+changed without pydicom datasets, then encoded back.
+
+Parsing a sequence with pydicom builds a Dataset per item and converts every value it is asked for: for
+the few references a split rewrites in an MR image, that costs more than the rest of the move. This walk
+reads the items with `struct` only. It declines (None) whatever the parse-and-write path (pydicom's parse,
+then serialize.py) would not give back byte for byte: group lengths or unsorted tags in an item, UN or
+implicit private elements (whose VR only a private dictionary knows), non-zero reserved header bytes,
+UI values with padding other than one NUL, undefined-length values other than sequences, truncated or
+malformed bytes. So an encoded tree is exactly what the parse-and-write path writes for the same edit.
+"""
+from __future__ import annotations
+
+import struct
+from typing import List, Optional, Set, Tuple
+
+from pydicom.datadict import dictionary_VR
+from pydicom.dataelem import RawDataElement
+
+from .scan import ITEM, ITEM_END, LONG_LENGTH_VRS, SEQUENCE_END, UNDEFINED_LENGTH, Unusual, Walker
+from .serialize import Encoding
+from .uids import strip_value
+from .values import decode_text
+
+
+class RawNode:
+    """One element of an item: a sequence (`items`), a UI value (`values`, padding stripped) or anything else."""
+
+    __slots__ = ("tag", "start", "end", "undefined", "items", "values", "changed")
+
+    def __init__(self, tag: int, start: int, end: int, undefined: bool = False,
+                 items: Optional[List["RawItem"]] = None, values: Optional[List[str]] = None) -> None:
+        self.tag, self.start, self.end, self.undefined = tag, start, end, undefined
+        self.items, self.values, self.changed = items, values, False
+
+    def set_values(self, values: List[str]) -> None:
+        self.values, self.changed = values, True
+
+
+class RawItem:
+    """One item of a sequence: its elements in tag order, and where it lies (header to delimiter included)."""
+
+    __slots__ = ("start", "end", "undefined", "elements")
+
+    def __init__(self, start: int, end: int, undefined: bool, elements: List[RawNode]) -> None:
+        self.start, self.end, self.undefined, self.elements = start, end, undefined, elements
+
+
+class RawSequence:
+    """The items of a raw sequence element; `encode` gives the element back with the values changed since."""
+
+    def __init__(self, element: RawDataElement, walker: Walker, items: List[RawItem]) -> None:
+        self.element, self.walker, self.items = element, walker, items
+        self.encoding = Encoding(element.is_implicit_VR, element.is_little_endian)
+
+    @classmethod
+    def parse(cls, element: RawDataElement) -> Optional["RawSequence"]:
+        """The tree of a raw sequence element, or None when the walk cannot vouch for it (parse it then)."""
+        data = element.value if isinstance(element.value, bytes) else b""
+        walker = Walker(data, element.is_implicit_VR, element.is_little_endian)
+        try:
+            items, _ = _parse_items(walker, 0, len(data))
+        except (Unusual, struct.error):
+            return None
+        return cls(element, walker, items)
+
+    def uids(self) -> Set[str]:
+        """Every UI value at any depth (each value of a multi-valued one, padding stripped)."""
+        found: Set[str] = set()
+        pending = list(self.items)
+        while pending:
+            for node in pending.pop().elements:
+                if node.items is not None:
+                    pending.extend(node.items)
+                elif node.values:
+                    found.update(node.values)
+        return found
+
+    def encode(self) -> Optional[RawDataElement]:
+        """The sequence element with the changed values (lengths updated where defined), or None when no value
+        changed."""
+        value = self._items(self.items)
+        if value is None:
+            return None
+        element = self.element
+        length = UNDEFINED_LENGTH if element.length == UNDEFINED_LENGTH else len(value)
+        return RawDataElement(element.tag, element.VR, length, value, 0, element.is_implicit_VR,
+                              element.is_little_endian)
+
+    def _items(self, items: List[RawItem]) -> Optional[bytes]:
+        data, encoding = self.walker.data, self.encoding
+        parts: List[bytes] = []
+        changed = False
+        for item in items:
+            body = self._elements(item.elements)
+            if body is None:
+                parts.append(data[item.start:item.end])
+                continue
+            changed = True
+            if item.undefined:
+                parts += [encoding.item(UNDEFINED_LENGTH), body, encoding.delimiter(ITEM_END)]
+            else:
+                parts += [encoding.item(len(body)), body]
+        return b"".join(parts) if changed else None
+
+    def _elements(self, nodes: List[RawNode]) -> Optional[bytes]:
+        data, encoding = self.walker.data, self.encoding
+        parts: List[bytes] = []
+        changed = False
+        for node in nodes:
+            if node.items is not None:
+                value = self._items(node.items)
+                if value is None:
+                    parts.append(data[node.start:node.end])
+                    continue
+                if node.undefined:
+                    parts += [encoding.header(node.tag, "SQ", UNDEFINED_LENGTH), value, encoding.delimiter(SEQUENCE_END)]
+                else:
+                    parts += [encoding.header(node.tag, "SQ", len(value)), value]
+            elif node.changed:
+                value = ui_bytes(node.values or [])
+                parts += [encoding.header(node.tag, "UI", len(value)), value]
+            else:
+                parts.append(data[node.start:node.end])
+                continue
+            changed = True
+        return b"".join(parts) if changed else None
+
+
+def ui_bytes(values: List[str]) -> bytes:
+    """The encoded value of UI values: joined by backslashes, padded with one NUL to an even length."""
+    data = "\\".join(values).encode("ascii")
+    return data + b"\0" if len(data) % 2 else data
+
+
+def _parse_items(walker: Walker, pos: int, end: Optional[int]) -> Tuple[List[RawItem], int]:
+    """The items from `pos` to `end` (None: to the sequence delimitation item, included); where they stop."""
+    items: List[RawItem] = []
+    while end is None or pos < end:
+        tag, _, length, value = walker.header(pos)
+        if tag == SEQUENCE_END and end is None:
+            return items, value
+        if tag != ITEM:
+            raise Unusual()
+        undefined = length == UNDEFINED_LENGTH
+        elements, stop = _parse_elements(walker, value, None if undefined else value + length)
+        items.append(RawItem(pos, stop, undefined, elements))
+        pos = stop
+    if pos != end:
+        raise Unusual()
+    return items, pos
+
+
+def _parse_elements(walker: Walker, pos: int, end: Optional[int]) -> Tuple[List[RawNode], int]:
+    """The elements of one item from `pos` to `end` (None: to the item delimitation item, included)."""
+    data = walker.data
+    nodes: List[RawNode] = []
+    previous = -1
+    while end is None or pos < end:
+        start = pos
+        tag, vr, length, value = walker.header(pos)
+        if tag == ITEM_END and end is None:
+            return nodes, value
+        if tag >> 16 == 0xFFFE or tag & 0xFFFF == 0 or tag <= previous:
+            raise Unusual()  # a stray delimiter, a group length, tags out of order: the writer would change them
+        previous = tag
+        vr = _known_vr(tag) if vr is None else vr
+        if vr == "UN" or (not walker.implicit and vr in LONG_LENGTH_VRS and data[pos + 6:pos + 8] != b"\0\0"):
+            raise Unusual()
+        if length == UNDEFINED_LENGTH:
+            if vr != "SQ":
+                raise Unusual()
+            items, pos = _parse_items(walker, value, None)
+            nodes.append(RawNode(tag, start, pos, undefined=True, items=items))
+            continue
+        pos = value + length
+        if pos > len(data) or (end is not None and pos > end):
+            raise Unusual()
+        if vr == "SQ":
+            nodes.append(RawNode(tag, start, pos, items=_parse_items(walker, value, pos)[0]))
+        elif vr == "UI":
+            nodes.append(RawNode(tag, start, pos, values=_ui_values(data[value:pos])))
+        else:
+            nodes.append(RawNode(tag, start, pos))
+    if pos != end:
+        raise Unusual()
+    return nodes, pos
+
+
+def _known_vr(tag: int) -> str:
+    """The VR of an implicit-VR element, from the dictionary (a private one would need its creator: declined)."""
+    if tag >> 16 & 1:
+        raise Unusual()
+    try:
+        return dictionary_VR(tag)
+    except KeyError:
+        raise Unusual() from None
+
+
+def _ui_values(raw: bytes) -> List[str]:
+    """The values of a UI element as pydicom reads them, when the writer would write them back as they are."""
+    text = decode_text(raw, "UI")
+    if text is None:
+        raise Unusual()
+    values = [strip_value(v) for v in text.split("\\")] if text else []
+    if ui_bytes(values) != raw:
+        raise Unusual()  # padding the parse-and-write path would change
+    return values
