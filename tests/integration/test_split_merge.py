@@ -528,6 +528,23 @@ def test_permissive_split_keeps_the_source_of_a_failed_instance(clean_uncached: 
     assert instance_ids(server, "studies", answers[0]["ParentStudy"]) == [answers[1]["ID"]]  # Orthanc would delete it
 
 
+def test_permissive_split_keeps_references_to_a_failed_instance_on_it(clean_uncached: OrthancServer) -> None:
+    """The CT that failed stays in the source study: the moved RT-STRUCT still points at it there, and at the
+    new UIDs of the CTs that did move."""
+    server = clean_uncached
+    ct = make_ct_series(3, seed=7)
+    answers = upload(server, ct + [make_rtstruct_for(ct)])
+    corrupt(server, answers[1]["ID"])
+    series = [answers[0]["ParentSeries"], answers[3]["ParentSeries"]]
+    answer = ok(split(server, answers[0]["ParentStudy"], {"Series": series, "Permissive": True}))
+    assert [f["ID"] for f in answer["FailedInstances"]] == [answers[1]["ID"]]
+    results = [dataset(server, i) for i in instance_ids(server, "studies", answer["TargetStudy"])]
+    rt = next(ds for ds in results if ds.Modality == "RTSTRUCT")
+    new_uid = {int(ds.InstanceNumber): str(ds.SOPInstanceUID) for ds in results if ds.Modality == "CT"}
+    references = [c.ContourImageSequence[0].ReferencedSOPInstanceUID for c in rt.ROIContourSequence[0].ContourSequence]
+    assert references == [new_uid[int(ct[0].InstanceNumber)], ct[1].SOPInstanceUID, new_uid[int(ct[2].InstanceNumber)]]
+
+
 def test_retried_split_creates_no_duplicates(clean_mounted: OrthancServer) -> None:
     answers = upload(clean_mounted, make_study(series_count=2, instances_per_series=2))
     study, series = answers[0]["ParentStudy"], answers[0]["ParentSeries"]

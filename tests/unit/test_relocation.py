@@ -235,3 +235,13 @@ def test_presentation_state_moved_with_its_images_follows_them() -> None:
     assert second.SeriesInstanceUID == images[2].SeriesInstanceUID
     assert [r.ReferencedSOPInstanceUID for r in second.ReferencedImageSequence] == \
         [i.SOPInstanceUID for i in images[2:]]
+
+
+def test_narrowed_uids_are_those_no_longer_moved_or_no_longer_moved_whole() -> None:
+    """What a permissive split or merge must rewrite again when an instance failed (it stays where it was)."""
+    scheme = UidScheme("2.25", "7.7")
+    full = MovedSet.of(scheme, [("1", "1.1", "1.1.1"), ("1", "1.1", "1.1.2"), ("1", "1.2", "1.2.1")],
+                       whole=["1.1", "1.2", "1"])
+    without_one = MovedSet.of(scheme, [("1", "1.1", "1.1.1"), ("1", "1.2", "1.2.1")], whole=["1.2"])
+    assert full.narrowed_uids(without_one) == {"1.1.2", "1.1", "1"}
+    assert full.narrowed_uids(full) == frozenset()

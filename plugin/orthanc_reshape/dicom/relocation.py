@@ -9,7 +9,7 @@ every reference inside the moved set to a moved instance is rewritten to its new
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
+from typing import Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Set, Tuple
 
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
@@ -75,6 +75,12 @@ class MovedSet:
             studies[study] = scheme.target_study_uid
         return cls(instances, series, studies, frozenset(strip_value(uid) for uid in whole))
 
+    def narrowed_uids(self, narrower: "MovedSet") -> FrozenSet[str]:
+        """The old UIDs whose references may be rewritten differently with `narrower` (this set less some
+        instances): the instances, series and studies that no longer move, those that no longer move whole."""
+        return frozenset((self.instances.keys() - narrower.instances.keys()) | (self.series.keys() - narrower.series.keys())
+                         | (self.studies.keys() - narrower.studies.keys()) | (self.whole - narrower.whole))
+
 
 @dataclass(frozen=True)
 class Relocation:
@@ -92,10 +98,11 @@ def instance_uids(ds: Dataset) -> Tuple[str, str, str]:
     return tuple(strip_value(optional_str(ds, tag) or "") for tag in (STUDY_UID, SERIES_UID, SOP_UID))
 
 
-def relocate(ds: Dataset, relocation: Relocation) -> Tuple[str, str, str]:
-    """Move `ds` (in place) into the target study; returns its new (Study, Series, SOP Instance) UIDs."""
+def relocate(ds: Dataset, relocation: Relocation, mentioned: Optional[Set[str]] = None) -> Tuple[str, str, str]:
+    """Move `ds` (in place) into the target study; returns its new (Study, Series, SOP Instance) UIDs. The old
+    UIDs of the moved set that its references mention are added to `mentioned`."""
     old_study, old_series, old_sop = instance_uids(ds)
-    rewrite_references(ds, relocation.moved)
+    rewrite_references(ds, relocation.moved, mentioned)
     for tag in relocation.remove:
         if tag in ds:
             del ds[tag]
@@ -111,29 +118,30 @@ def relocate(ds: Dataset, relocation: Relocation) -> Tuple[str, str, str]:
     return new
 
 
-def rewrite_references(ds: Dataset, moved: MovedSet) -> int:
+def rewrite_references(ds: Dataset, moved: MovedSet, mentioned: Optional[Set[str]] = None) -> int:
     """Rewrite, inside every sequence of `ds` (at any depth), the UI values that reference the moved set.
 
     A moved SOP Instance UID always takes its new value. A moved Series or Study UID takes its new value
     when that whole series or study moves, or when the same sequence item also references, at any depth,
     a moved instance (the item then describes moved instances: an evidence item, an RT referenced
     study/series). Top-level elements are not references and are left alone. Returns the number of
-    values rewritten.
+    values rewritten; the old UIDs of the moved set met in references are added to `mentioned`.
 
     A sequence still as read is rewritten on its bytes (raw_sequences.py) when their walk can vouch for them,
     and left as read when it mentions no moved UID; otherwise it is parsed. Both ways apply the same rules
     (`_rewrite_item`) and write the same bytes.
     """
     count = 0
+    mentioned = set() if mentioned is None else mentioned
     for tag in list(ds.keys()):
         element = ds.get_item(tag)
         if (element.VR or element_vr(ds, tag)) != "SQ":
             continue
         tree = RawSequence.parse(element) if isinstance(element, RawDataElement) else None
         if tree is None:
-            count += sum(_rewrite_item(item, _dataset_entries, moved)[1] for item in ds[tag].value or ())
+            count += sum(_rewrite_item(item, _dataset_entries, moved, mentioned)[1] for item in ds[tag].value or ())
         elif any(uid in moved.instances or uid in moved.series or uid in moved.studies for uid in tree.uids()):
-            count += sum(_rewrite_item(item, _raw_entries, moved)[1] for item in tree.items)
+            count += sum(_rewrite_item(item, _raw_entries, moved, mentioned)[1] for item in tree.items)
             rewritten = tree.encode()
             if rewritten is not None:
                 ds[tag] = rewritten
@@ -185,18 +193,19 @@ def _set_ui(item: Dataset, tag: int, values: List[str]) -> None:
     item[tag] = DataElement(tag, "UI", values[0] if len(values) == 1 else values)
 
 
-def _rewrite_item(item, entries: Callable[[object], Entries], moved: MovedSet) -> Tuple[bool, int]:
+def _rewrite_item(item, entries: Callable[[object], Entries], moved: MovedSet, mentioned: Set[str]) -> Tuple[bool, int]:
     """(whether the item references a moved instance at any depth, number of values rewritten); `entries`
-    reads the item (a parsed or a raw one)."""
+    reads the item (a parsed or a raw one), the old UIDs of the moved set it mentions go to `mentioned`."""
     sub_items, ui = entries(item)
     references_moved = False
     count = 0
     for sub_item in sub_items:
-        sub_references, sub_count = _rewrite_item(sub_item, entries, moved)
+        sub_references, sub_count = _rewrite_item(sub_item, entries, moved, mentioned)
         references_moved |= sub_references
         count += sub_count
     containers = []
     for values, set_values in ui:
+        mentioned.update(v for v in values if v in moved.instances or v in moved.series or v in moved.studies)
         if any(v in moved.instances for v in values):
             references_moved = True
             count += sum(v in moved.instances for v in values)

@@ -9,13 +9,13 @@ the running Orthanc has labels, and a failure removes everything the request sto
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Sequence, Tuple
+from typing import AbstractSet, Any, Callable, Dict, Iterable, List, Sequence, Set, Tuple
 
 from .. import store
 from ..config import ReshapeConfig
 from ..dicom.files import read_dataset, write_dataset
 from ..dicom.profiles import merge_copied_tags
-from ..dicom.relocation import (MovedSet, Relocation, UidScheme, instance_uids, module_values, relocate,
+from ..dicom.relocation import (ModuleValue, MovedSet, Relocation, UidScheme, instance_uids, module_values, relocate,
                                 split_study_uid)
 from ..dicom.uids import strip_value
 from ..errors import ReshapeError, unknown_resource
@@ -65,10 +65,23 @@ class StudyIndex:
         return result
 
 
-def _moved_set(scheme: UidScheme, moved: Dict[str, Tuple[str, str, str]], indexes: Iterable[StudyIndex]) -> MovedSet:
-    """The moved set (instance ID -> UIDs, from the index), with the series and studies that move whole."""
-    whole = [uid for index in indexes for uid in index.whole(moved)]
-    return MovedSet.of(scheme, moved.values(), whole)
+@dataclass(frozen=True)
+class MovePlan:
+    """What a split or merge does: the instances it moves (ID -> their UIDs, from the index), their new UIDs,
+    the module tags it sets and removes."""
+
+    scheme: UidScheme
+    expected: Dict[str, Tuple[str, str, str]]
+    indexes: Tuple[StudyIndex, ...]
+    replace: Tuple[ModuleValue, ...]
+    remove: Tuple[int, ...]
+
+    def relocation(self, failed: AbstractSet[str] = frozenset()) -> Relocation:
+        """The relocation of the instances, less the `failed` ones (which stay where they are): the moved set
+        with the series and studies that move whole."""
+        moved = {i: uids for i, uids in self.expected.items() if i not in failed}
+        whole = [uid for index in self.indexes for uid in index.whole(moved)]
+        return Relocation(self.scheme, MovedSet.of(self.scheme, moved.values(), whole), self.replace, self.remove)
 
 
 # --- split -------------------------------------------------------------------------------------------------
@@ -105,15 +118,13 @@ def prepare_split(source: SplitSource, request: SplitRequest, config: ReshapeCon
     study_uid = split_study_uid(config.uid_root, index.uid, (s.id for s in sources),
                                 ((tag, value) for tag, value, _ in request.replace),
                                 (tag for tag, _ in request.remove))
-    scheme = UidScheme(config.uid_root, study_uid)
-    expected = {s.id: index.member(s.id) for s in sources}
-    relocation = Relocation(scheme, _moved_set(scheme, expected, [index]), request.replace,
-                            tuple(tag for tag, _ in request.remove))
+    plan = MovePlan(UidScheme(config.uid_root, study_uid), {s.id: index.member(s.id) for s in sources}, (index,),
+                    tuple(request.replace), tuple(tag for tag, _ in request.remove))
     if request.dry_run:
-        return lambda: dict(_dry_run(sources, relocation, config), TargetStudyUID=study_uid)
+        return lambda: dict(_dry_run(sources, plan.relocation(), config), TargetStudyUID=study_uid)
 
     def work() -> Dict[str, Any]:
-        result = _move(sources, expected, relocation, request.job.permissive, request.keep_source, new_study=True)
+        result = _move(sources, plan, request.job.permissive, request.keep_source, new_study=True)
         answer = _answer(sources, result)
         answer["TargetStudyUID"] = study_uid
         if result.stored:
@@ -186,14 +197,13 @@ def prepare_merge(target: MergeTarget, request: MergeRequest, config: ReshapeCon
     ordered = list(sources.values())
     first = read_dataset(store.instance_dicom(next(iter(target.index.instances))))
     replace, remove = module_values(first, merge_copied_tags())
-    scheme = UidScheme(config.uid_root, target.index.uid)
-    expected = {s.id: indexes[s.study].member(s.id) for s in ordered}
-    relocation = Relocation(scheme, _moved_set(scheme, expected, indexes.values()), replace, remove)
+    plan = MovePlan(UidScheme(config.uid_root, target.index.uid), {s.id: indexes[s.study].member(s.id) for s in ordered},
+                    tuple(indexes.values()), replace, remove)
     if request.dry_run:
-        return lambda: dict(_dry_run(ordered, relocation, config), TargetStudy=target.index.id)
+        return lambda: dict(_dry_run(ordered, plan.relocation(), config), TargetStudy=target.index.id)
 
     def work() -> Dict[str, Any]:
-        result = _move(ordered, expected, relocation, request.job.permissive, request.keep_source, new_study=False)
+        result = _move(ordered, plan, request.job.permissive, request.keep_source, new_study=False)
         answer = _answer(ordered, result)
         answer["TargetStudy"] = target.index.id
         return answer
@@ -213,26 +223,62 @@ def _dry_run(sources: Sequence[SourceInstance], relocation: Relocation, config: 
     return dry_run.run_edit([s.id for s in sources], edit, False, config.dry_run_values)
 
 
-def _move(sources: Sequence[SourceInstance], expected_uids: Dict[str, Tuple[str, str, str]], relocation: Relocation,
-          permissive: bool, keep_source: bool, new_study: bool) -> PipelineResult:
+def _move(sources: Sequence[SourceInstance], plan: MovePlan, permissive: bool, keep_source: bool,
+          new_study: bool) -> PipelineResult:
     """Relocate and store every source; provenance and labels; then (KeepSource false) delete the sources."""
     labels = provenance.source_labels(sources, _LEVELS) if store.has_labels() else {}
+    mentioned: Dict[str, Set[str]] = {}  # source ID -> the old UIDs of the moved set its references mention
 
-    def transform(data: bytes, source: SourceInstance) -> bytes:
-        dataset = read_dataset(data)
-        found, expected = instance_uids(dataset), expected_uids[source.id]
-        if found != expected:  # never move a file that is not the instance the index describes
-            raise ReshapeError("InternalError", f"The stored file of instance {source.id} does not match Orthanc's "
-                               f"index (Study/Series/SOP Instance UIDs {list(found)} instead of {list(expected)}): "
-                               "is the storage corrupted?")
-        relocate(dataset, relocation)
-        return write_dataset(dataset)
+    def transform_with(relocation: Relocation) -> Callable[[bytes, SourceInstance], bytes]:
+        def transform(data: bytes, source: SourceInstance) -> bytes:
+            dataset = read_dataset(data)
+            found, expected = instance_uids(dataset), plan.expected[source.id]
+            if found != expected:  # never move a file that is not the instance the index describes
+                raise ReshapeError("InternalError", f"The stored file of instance {source.id} does not match "
+                                   f"Orthanc's index (Study/Series/SOP Instance UIDs {list(found)} instead of "
+                                   f"{list(expected)}): is the storage corrupted?")
+            mentioned[source.id] = set()
+            relocate(dataset, relocation, mentioned[source.id])
+            return write_dataset(dataset)
+        return transform
 
-    result = pipeline.run(sources, transform, permissive)
-    with pipeline.finishing(result.stored):
+    relocation = plan.relocation()
+    result = pipeline.run(sources, transform_with(relocation), permissive)
+    with pipeline.finishing(result.stored):  # instances stored again keep their IDs: a rollback removes them too
+        if result.failures:
+            result = _without_failed(sources, result, plan, relocation, mentioned, transform_with)
         _post_process(result.stored, labels, new_study)
     if not keep_source:
         pipeline.delete_sources(result.stored)
+    return result
+
+
+def _without_failed(sources: Sequence[SourceInstance], result: PipelineResult, plan: MovePlan,
+                    relocation: Relocation, mentioned: Dict[str, Set[str]],
+                    transform_with: Callable[[Relocation], Callable[[bytes, SourceInstance], bytes]]) -> PipelineResult:
+    """Permissive: an instance that failed stays where it was, so the references of the moved instances to it
+    (or to its series or study, which no longer move whole) must keep their old UIDs. The stored instances
+    whose references mention such a UID are stored again, relocated without the failed instances (their first
+    version removed first: same SOP Instance UID); until no more instance fails."""
+    order = {source.id: position for position, source in enumerate(sources)}
+    while result.failures:
+        narrower = plan.relocation({failure["ID"] for failure in result.failures})
+        lost = relocation.moved.narrowed_uids(narrower.moved)
+        redo = [s for s in result.stored if mentioned.get(s.source.id, set()) & lost]
+        for instance in redo:
+            if not instance.newly_stored:  # it existed before this request: never delete it
+                store.log_error(f"Orthanc Reshape: instance {instance.id} references an instance that failed "
+                                "to move, but existed before this request: it is left as it was")
+        redo = [s for s in redo if s.newly_stored]
+        if not redo:
+            break
+        for instance in redo:
+            store.delete("Instance", instance.id)
+        again = pipeline.run([s.source for s in redo], transform_with(narrower), True, report_progress=False)
+        redone = {s.source.id for s in redo}
+        stored = [s for s in result.stored if s.source.id not in redone] + again.stored
+        result = PipelineResult(sorted(stored, key=lambda s: order[s.source.id]), result.failures + again.failures)
+        relocation = narrower
     return result
 
 
