@@ -4,13 +4,16 @@ from __future__ import annotations
 import pytest
 
 import dicom_files
+from orthanc_reshape.dicom.files import orthanc_instance_id
 from orthanc_server import OrthancServer
 
 
 @pytest.mark.parametrize("path", dicom_files.pydicom_test_files(), ids=lambda p: p.name)
 def test_orthanc_accepts_every_selected_pydicom_file(clean_orthanc: OrthancServer, path) -> None:
+    """... and gives it the ID the plugin predicts (the write-ahead journal of jobs, OverwriteInstances)."""
     response = clean_orthanc.post("/instances", path.read_bytes(), content_type="application/dicom")
     assert response.status == 200, response.text()
+    assert response.json()["ID"] == orthanc_instance_id(path.read_bytes())
 
 
 def test_representative_files_are_distinct_instances(clean_orthanc: OrthancServer) -> None:

@@ -243,8 +243,9 @@ def test_the_monitor_journals_new_instances_before_they_are_stored(jobs, db) -> 
     monitor = jobs.JobMonitor(engine, job)
     fresh, existing = dicom_file("1.2.3.1"), dicom_file("1.2.3.2")
     db.existing.add(orthanc_instance_id(existing))
-    monitor.will_store(fresh)
-    monitor.will_store(existing)  # already in Orthanc: never rolled back
+    monitor.will_store(orthanc_instance_id(fresh))
+    monitor.will_store(orthanc_instance_id(existing))  # already in Orthanc: never rolled back
+    monitor.will_store(None)  # a file whose ID cannot be predicted: journaled once stored (below)
     assert job.journal == [orthanc_instance_id(fresh)]
     monitor.stored(orthanc_instance_id(fresh), True)
     monitor.stored("unexpected-id", True)  # Orthanc chose another ID than predicted: journaled after the fact

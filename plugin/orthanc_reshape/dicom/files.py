@@ -42,9 +42,9 @@ def write_dataset(ds: Dataset) -> bytes:
 def orthanc_instance_id(data: bytes) -> Optional[str]:
     """The Orthanc ID the file will get once stored (None if it cannot be read: Orthanc will refuse it)."""
     try:
-        ds = pydicom.dcmread(BytesIO(data), force=True, stop_before_pixels=True,
-                             specific_tags=["SpecificCharacterSet", "PatientID", "StudyInstanceUID",
-                                            "SeriesInstanceUID", "SOPInstanceUID"])
+        ds = fast_read(data) or pydicom.dcmread(BytesIO(data), force=True, stop_before_pixels=True,
+                                                specific_tags=["SpecificCharacterSet", "PatientID", "StudyInstanceUID",
+                                                               "SeriesInstanceUID", "SOPInstanceUID"])
         return orthanc_ids(ds)["Instance"]
     except Exception:  # pydicom raises many types for a broken file
         return None

@@ -27,7 +27,6 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from .. import store
-from ..dicom.files import orthanc_instance_id
 from ..errors import ORTHANC_ERRORS, ReshapeError
 from . import pipeline
 
@@ -194,8 +193,9 @@ class JobMonitor(pipeline.Monitor):
     def checkpoint(self) -> None:
         self.engine.checkpoint(self.job)
 
-    def will_store(self, dicom: bytes) -> None:
-        instance_id = orthanc_instance_id(dicom)
+    journals = True
+
+    def will_store(self, instance_id: Optional[str]) -> None:
         if instance_id is not None and not store.instance_exists(instance_id):
             self.engine.journal(self.job, instance_id)
 

@@ -80,9 +80,13 @@ class Monitor:
     def checkpoint(self) -> None:
         """Between two instances: raise Interrupted when cancelled (may block while the job is paused)."""
 
-    def will_store(self, dicom: bytes) -> None:
-        """Just before `dicom` is stored (write-ahead journal of what may need a rollback). Unlike the other
-        hooks, it is called from several workers at once: it must be thread-safe."""
+    # Whether will_store needs the Orthanc ID of each file about to be stored (computing it costs a read).
+    journals = False
+
+    def will_store(self, instance_id: Optional[str]) -> None:
+        """Just before a file is stored, with the Orthanc ID it will get (None when unknown): the write-ahead
+        journal of what may need a rollback. Unlike the other hooks, it is called from several workers at once:
+        it must be thread-safe."""
 
     def stored(self, instance_id: str, newly_stored: bool) -> None:
         """Just after an instance was stored."""
@@ -228,10 +232,11 @@ class _Run:
         try:
             dicom = self.transform(store.fetch_instance(source.id, self.client), source)
             predicted, existed = None, False
-            if self.check_existing:
+            if self.check_existing or self.monitor.journals:
                 predicted = orthanc_instance_id(dicom)
+            if self.check_existing:
                 existed = predicted is None or store.instance_exists(predicted)
-            self.monitor.will_store(dicom)  # thread-safe by contract: the workers need not wait for each other
+            self.monitor.will_store(predicted)  # thread-safe by contract: the workers need not wait for each other
             try:
                 answer = store.save_instance(dicom, self.client)
             except store.ANSWER_LOST as exc:
