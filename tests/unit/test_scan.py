@@ -11,7 +11,8 @@ from orthanc_reshape.dicom.edit import apply_plan
 from orthanc_reshape.dicom.files import read_dataset
 from orthanc_reshape.dicom.plan import anonymization_plan
 from orthanc_reshape.dicom.profiles import load_profile
-from orthanc_reshape.dicom.scan import fast_read
+from orthanc_reshape.dicom.identifiers import HASHED_TAGS, orthanc_ids, raw_instance_id
+from orthanc_reshape.dicom.scan import fast_read, leading_elements
 from orthanc_reshape.dicom.serialize import encode_file
 from orthanc_reshape.dicom.uids import UidMap
 from support import encoded_variants
@@ -101,3 +102,30 @@ def test_large_pixel_data_is_a_view_of_the_file_not_a_copy(name) -> None:
     pixels = fast_read(data).get_item(0x7FE00010).value
     assert isinstance(pixels, memoryview) and pixels.obj is data
     assert pixels == _reference(data).PixelData
+
+
+@pytest.mark.filterwarnings("ignore:Expected explicit VR")
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name)
+def test_leading_elements_are_those_fast_read_reads_and_give_the_same_orthanc_id(path) -> None:
+    """The identifiers read without building a dataset (the Orthanc ID predicted before each store) are those
+    of the whole read, and so is the ID they hash to."""
+    data = path.read_bytes()
+    leading, whole = leading_elements(data, max(HASHED_TAGS)), fast_read(data)
+    if leading is None:
+        return
+    if whole is None:  # declined for what comes later in the file (truncated, a UN sequence): pydicom reads it
+        whole = _reference(data)
+    else:
+        charset = 0x00080005  # converted by fast_read, which reads the dataset's character set
+        assert {tag: e for tag, e in leading.items() if tag != charset} == \
+            {tag: e for tag, e in whole._dict.items() if tag <= max(HASHED_TAGS) and tag != charset}
+    predicted = raw_instance_id(leading)
+    assert predicted is None or predicted == orthanc_ids(whole)["Instance"]
+
+
+def test_leading_elements_decline_unsorted_tags() -> None:
+    ds = read_dataset(GENERATED["ct-explicit"])
+    data = bytearray(encode_file(ds))
+    patient_id = bytes(data).find(b"\x10\x00\x20\x00LO")  # (0010,0020) PatientID, explicit little endian
+    data[patient_id + 2:patient_id + 4] = b"\x05\x00"  # now (0010,0005): after PatientName (0010,0010)
+    assert leading_elements(bytes(data), max(HASHED_TAGS)) is None

@@ -10,8 +10,8 @@ from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
 from ..errors import bad_format
-from .identifiers import orthanc_ids
-from .scan import fast_read
+from .identifiers import HASHED_TAGS, orthanc_ids, raw_instance_id
+from .scan import fast_read, leading_elements
 from .serialize import encode_file, remember_source
 
 # Values are kept as the file has them: never reject a file for a value pydicom finds odd.
@@ -41,6 +41,10 @@ def write_dataset(ds: Dataset) -> bytes:
 
 def orthanc_instance_id(data: bytes) -> Optional[str]:
     """The Orthanc ID the file will get once stored (None if it cannot be read: Orthanc will refuse it)."""
+    elements = leading_elements(data, max(HASHED_TAGS))
+    found = raw_instance_id(elements) if elements is not None else None
+    if found is not None:
+        return found
     try:
         ds = fast_read(data) or pydicom.dcmread(BytesIO(data), force=True, stop_before_pixels=True,
                                                 specific_tags=["SpecificCharacterSet", "PatientID", "StudyInstanceUID",

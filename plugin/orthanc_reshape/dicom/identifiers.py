@@ -3,7 +3,7 @@ groups of 8 hex digits joined by "-" (Orthanc's DicomInstanceHasher)."""
 from __future__ import annotations
 
 from hashlib import sha1
-from typing import Dict
+from typing import Dict, Mapping, Optional
 
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
@@ -17,21 +17,46 @@ def _hash(*parts: str) -> str:
     return "-".join(digest[i:i + 8] for i in range(0, 40, 8))
 
 
+HASHED_TAGS = (PATIENT_ID, STUDY_UID, SERIES_UID, SOP_UID)  # what Orthanc's IDs are hashes of
+
+
 def orthanc_ids(ds: Dataset) -> Dict[str, str]:
     """The Orthanc IDs of the patient, study, series and instance `ds` would be stored as."""
-    values = [_hashed_value(ds, tag) for tag in (PATIENT_ID, STUDY_UID, SERIES_UID, SOP_UID)]
+    values = [_hashed_value(ds, tag) for tag in HASHED_TAGS]
     return {"Patient": _hash(*values[:1]), "Study": _hash(*values[:2]),
             "Series": _hash(*values[:3]), "Instance": _hash(*values)}
 
 
-def _hashed_value(ds: Dataset, tag: int) -> str:
-    """The value of `tag` as Orthanc hashes it: without its trailing padding, except that a value encoded as UN
-    keeps its trailing spaces (Orthanc reads UN as bytes)."""
-    element = ds.get_item(tag) if tag in ds else None
-    if isinstance(element, RawDataElement) and element.VR == "UN":
+def raw_instance_id(elements: Mapping[int, RawDataElement]) -> Optional[str]:
+    """The Orthanc ID of the instance whose top-level raw elements (at least up to SeriesInstanceUID) are
+    `elements`, when every hashed value reads without pydicom's conversion; None otherwise."""
+    values = []
+    for tag in HASHED_TAGS:
+        element = elements.get(tag)
+        value = "" if element is None else _raw_hashed_value(element)
+        if value is None:
+            return None
+        values.append(value)
+    return _hash(*values)
+
+
+def _raw_hashed_value(element: RawDataElement) -> Optional[str]:
+    """The hashed value of a raw element: without its trailing padding, except that a value encoded as UN keeps
+    its trailing spaces (Orthanc reads UN as bytes); None when it needs pydicom's conversion."""
+    if element.VR == "UN":
         return bytes(element.value or b"").decode("utf-8", "replace").rstrip("\x00")
-    text = raw_text(element) if isinstance(element, RawDataElement) else None
-    value = text if text is not None else ds[tag].value if element is not None else ""
+    text = raw_text(element)
+    return None if text is None else text.rstrip(" \x00")
+
+
+def _hashed_value(ds: Dataset, tag: int) -> str:
+    if tag not in ds:
+        return ""
+    element = ds.get_item(tag)
+    text = _raw_hashed_value(element) if isinstance(element, RawDataElement) else None
+    if text is not None:
+        return text
+    value = ds[tag].value
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     return str(value or "").rstrip(" \x00")

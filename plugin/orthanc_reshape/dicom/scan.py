@@ -118,16 +118,25 @@ def _value(walker: Walker, tag: int, start: int, stop: int):
     return walker.data[start:stop]
 
 
-def _elements(walker: Walker, pos: int, end: int, meta: bool) -> Tuple[Dict[int, RawDataElement], int]:
-    """The raw elements from `pos` (the file meta group only, if `meta`) and where they stop."""
+def _elements(walker: Walker, pos: int, end: int, meta: bool,
+              last: Optional[int] = None) -> Tuple[Dict[int, RawDataElement], int]:
+    """The raw elements from `pos` (the file meta group only, if `meta`; only up to tag `last` if given, tags then
+    in ascending order) and where they stop."""
     data = walker.data
     elements: Dict[int, RawDataElement] = {}
+    previous = -1
     while pos < end:
         if meta and data[pos:pos + 2] != b"\x02\x00":
             break  # the end of the file meta group (little endian group 0x0002)
         tag, vr, length, value_tell = walker.header(pos)
         if tag >> 16 in (0x0000, 0xFFFE) or (not meta and tag >> 16 == 0x0002):
             raise Unusual()  # a command set, a stray delimiter or file meta in the dataset
+        if last is not None:
+            if tag > last:
+                break
+            if tag <= previous:
+                raise Unusual()  # out of order: an element up to `last` may come later
+            previous = tag
         if length == UNDEFINED_LENGTH:
             vr = _undefined_length_vr(walker, tag, vr, value_tell)
             stop = walker.end_of_items(value_tell)
@@ -142,26 +151,50 @@ def _elements(walker: Walker, pos: int, end: int, meta: bool) -> Tuple[Dict[int,
     return elements, pos
 
 
+def _dataset_start(data: bytes) -> Optional[Tuple[Dict[int, RawDataElement], Walker, int]]:
+    """(file meta elements, a walker of the dataset's encoding, where the dataset starts); None when the file is
+    not one this reader takes. Raises Unusual or struct.error on a malformed file meta group."""
+    if len(data) < 132 or data[128:132] != b"DICM":
+        return None
+    meta_elements, start = _elements(Walker(data, False, True), 132, len(data), meta=True)
+    syntax_element = meta_elements.get(0x00020010)
+    if syntax_element is None:
+        return None
+    syntax = syntax_element.value.rstrip(b"\x00 ").decode("ascii", "replace")
+    if syntax in _NOT_HANDLED:
+        return None
+    implicit, little = _BYTE_ORDERS.get(syntax, (False, True))
+    if start < len(data):
+        vr = data[start + 4:start + 6]
+        if len(vr) == 2 and (0x40 < vr[0] < 0x5B and 0x40 < vr[1] < 0x5B) == implicit:
+            return None  # the dataset is not encoded as its transfer syntax says
+    return meta_elements, Walker(data, implicit, little), start
+
+
+def leading_elements(data: bytes, last: int) -> Optional[Dict[int, RawDataElement]]:
+    """The raw top-level elements of a file up to tag `last`, as fast_read reads them but without building a
+    dataset (a few identifiers at the start of a file); None when fast_read would decline the file, or when its
+    tags up to `last` are not in ascending order."""
+    try:
+        start = _dataset_start(data)
+        if start is None:
+            return None
+        _, walker, pos = start
+        return _elements(walker, pos, len(data), meta=False, last=last)[0]
+    except (Unusual, struct.error):
+        return None
+
+
 def fast_read(data: bytes) -> Optional[FileDataset]:
     """The FileDataset pydicom's dcmread(force=True) reads from `data`, every top-level element raw; None when
     the file is not one this reader takes (the caller then uses dcmread)."""
-    if len(data) < 132 or data[128:132] != b"DICM":
-        return None
     try:
-        meta_elements, start = _elements(Walker(data, False, True), 132, len(data), meta=True)
-        syntax_element = meta_elements.get(0x00020010)
-        if syntax_element is None:
+        start = _dataset_start(data)
+        if start is None:
             return None
-        syntax = syntax_element.value.rstrip(b"\x00 ").decode("ascii", "replace")
-        if syntax in _NOT_HANDLED:
-            return None
-        implicit, little = _BYTE_ORDERS.get(syntax, (False, True))
-        walker = Walker(data, implicit, little)
-        if start < len(data):
-            vr = data[start + 4:start + 6]
-            if len(vr) == 2 and (0x40 < vr[0] < 0x5B and 0x40 < vr[1] < 0x5B) == implicit:
-                return None  # the dataset is not encoded as its transfer syntax says
-        elements, _ = _elements(walker, start, len(data), meta=False)
+        meta_elements, walker, pos = start
+        implicit, little = walker.implicit, walker.little
+        elements, _ = _elements(walker, pos, len(data), meta=False)
     except (Unusual, struct.error):
         return None
     dataset = Dataset(elements)
