@@ -91,6 +91,19 @@ def check(response) -> dict:
     return response.json() if response.headers.get("Content-Type", "").startswith("application/json") else {}
 
 
+def as_job(server: OrthancServer, prefix: str, uri: str, body: dict) -> dict:
+    """Submit an asynchronous request and wait for its job (the built-in's under /jobs, the plugin's under
+    {prefix}/jobs) to succeed."""
+    job = check(server.post(f"{prefix}{uri}", dict(body, Asynchronous=True)))["ID"]
+    while True:
+        state = server.get_json(f"{prefix}/jobs/{job}")
+        if state["State"] == "Success":
+            return state
+        if state["State"] == "Failure":
+            raise RuntimeError(f"job {job} failed: {state}")
+        time.sleep(0.02)
+
+
 # -- data -----------------------------------------------------------------------------------------
 
 def upload_parallel(server: OrthancServer, files: List[bytes], clients: int = 4) -> List[dict]:
@@ -161,6 +174,8 @@ class Bench:
                 f"{p}/studies/{self.ct_study}/modify", {"Replace": {"StudyDescription": "Bench"}})), ("ct",)),
             "study_anonymize": (self.counts["ct"], lambda p: check(s.post(
                 f"{p}/studies/{self.ct_study}/anonymize", {"DicomVersion": "2021b"})), ("ct",)),
+            "study_anonymize_job": (self.counts["ct"], lambda p: as_job(
+                s, p, f"/studies/{self.ct_study}/anonymize", {"DicomVersion": "2021b"}), ("ct",)),
             "bulk_anonymize_3_studies": (self.counts["mr"] + self.counts["extra"], lambda p: check(s.post(
                 f"{p}/tools/bulk-anonymize", {"Resources": [self.mr_study] + self.extra_studies,
                                               "DicomVersion": "2021b"})), ("mr", "extra")),
