@@ -151,9 +151,8 @@ class _Run:
     """The shared state of one pipeline run over its worker threads."""
 
     def __init__(self, sources: Sequence[SourceInstance], transform: Callable[[bytes, SourceInstance], bytes],
-                 permissive: bool, monitor: Monitor, client, check_existing: bool, report_progress: bool) -> None:
+                 permissive: bool, monitor: Monitor, client, check_existing: bool) -> None:
         self.sources, self.transform, self.permissive, self.monitor = sources, transform, permissive, monitor
-        self.report_progress = report_progress
         self.client = client
         # With OverwriteInstances, Orthanc answers "Success" for an instance it already had: whether a
         # stored instance is new must then be asked before storing it.
@@ -194,9 +193,8 @@ class _Run:
                 with self.lock:
                     self.done += 1
                     done = self.done
-                if self.report_progress:
-                    with self.monitor_lock:
-                        self.monitor.progress(done, len(self.sources))
+                with self.monitor_lock:
+                    self.monitor.progress(done, len(self.sources))
             except Interrupted:
                 with self.lock:
                     self.interrupted = True
@@ -265,19 +263,17 @@ class _Run:
 
 
 def run(sources: Sequence[SourceInstance], transform: Callable[[bytes, SourceInstance], bytes],
-        permissive: bool, monitor: Optional[Monitor] = None, report_progress: bool = True) -> PipelineResult:
-    """Transform and store every source instance (several at a time), reporting to the job's monitor (its
-    progress too, unless `report_progress` is False: a second pass over some of the instances).
+        permissive: bool, monitor: Optional[Monitor] = None) -> PipelineResult:
+    """Transform and store every source instance (several at a time), reporting to the job's monitor.
 
     The result lists the stored instances in the order of `sources`. Without `permissive`, the first
     failure stops the run and everything it stored is removed (PipelineFailure); an interrupted job
     is rolled back the same way (Interrupted)."""
     monitor = monitor or current_monitor()
-    if report_progress:
-        monitor.progress(0, len(sources))
+    monitor.progress(0, len(sources))
     workers = max(1, min(_settings["workers"], len(sources)))
     client = store.loopback_client() if _settings["loopback"] and workers > 1 else None
-    state = _Run(sources, transform, permissive, monitor, client, store.overwrite_instances(), report_progress)
+    state = _Run(sources, transform, permissive, monitor, client, store.overwrite_instances())
     if workers == 1:
         state.work()
     else:

@@ -274,7 +274,7 @@ def _without_failed(sources: Sequence[SourceInstance], result: PipelineResult, p
             break
         for instance in redo:
             store.delete("Instance", instance.id)
-        again = pipeline.run([s.source for s in redo], transform_with(narrower), True, report_progress=False)
+        again = pipeline.run([s.source for s in redo], transform_with(narrower), True)  # a job's progress never goes back
         redone = {s.source.id for s in redo}
         stored = [s for s in result.stored if s.source.id not in redone] + again.stored
         result = PipelineResult(sorted(stored, key=lambda s: order[s.source.id]), result.failures + again.failures)
