@@ -5,12 +5,14 @@ import struct
 
 import pytest
 from pydicom.dataelem import RawDataElement
+from pydicom.multival import MultiValue
 
 from dicom_files import PYDICOM_FILE_DIRS
 from orthanc_reshape.dicom import relocation
 from orthanc_reshape.dicom.files import read_dataset, write_dataset
 from orthanc_reshape.dicom.raw_sequences import RawSequence
 from orthanc_reshape.dicom.relocation import MovedSet, rewrite_references
+from orthanc_reshape.dicom.scan import ITEM_END, SEQUENCE_END, UNDEFINED_LENGTH
 from orthanc_reshape.dicom.serialize import Encoding
 from orthanc_reshape.dicom.uids import strip_value
 from orthanc_reshape.dicom.values import element_vr
@@ -37,7 +39,7 @@ def _parsed_uids(sequence) -> set:
                 found |= _parsed_uids(item[tag].value)
             elif vr == "UI" and item[tag].value:
                 value = item[tag].value
-                found.update(strip_value(str(v)) for v in (value if isinstance(value, list) else [value]))
+                found.update(strip_value(str(v)) for v in (value if isinstance(value, (list, MultiValue)) else [value]))
     return found
 
 
@@ -66,12 +68,14 @@ def _moved_sets(data: bytes):
 
 
 def _rewrite(data: bytes, moved: MovedSet, raw: bool, monkeypatch) -> tuple:
+    """(values rewritten, the file written, the moved UIDs the references mention) on one path."""
     with monkeypatch.context() as patch:
         if not raw:
             patch.setattr(relocation.RawSequence, "parse", classmethod(lambda cls, element: None))
         ds = read_dataset(data)
-        count = rewrite_references(ds, moved)
-        return count, write_dataset(ds)
+        mentioned: set = set()
+        count = rewrite_references(ds, moved, mentioned)
+        return count, write_dataset(ds), mentioned
 
 
 @pytest.mark.filterwarnings("ignore:Expected explicit VR", "ignore:Invalid value")
@@ -124,6 +128,10 @@ def test_a_plain_item_is_walked() -> None:
     [_element(0x00081155, "UN", b"1.23")],                                           # UN
     [LE.tag(0x00081155) + b"OB\x01\x00" + struct.pack("<L", 2) + b"12"],             # reserved bytes not zero
     [_element(0x00081155, "UI", b"1.23")[:-2]],                                      # truncated
-], ids=["group-length", "unsorted", "space-padding", "UN", "reserved", "truncated"])
+    [_element(0x00020010, "UI", b"1.2\0"), _element(0x00081155, "UI", b"1.23")],   # file meta in an item
+    [_element(0x00081199, "SQ", LE.item(UNDEFINED_LENGTH) + LE.tag(ITEM_END) + struct.pack("<L", 4))],  # delimiter length
+    [LE.header(0x00081199, "SQ", UNDEFINED_LENGTH) + LE.tag(SEQUENCE_END) + struct.pack("<L", 2)],
+], ids=["group-length", "unsorted", "space-padding", "UN", "reserved", "truncated", "file-meta",
+        "item-delimiter-length", "sequence-delimiter-length"])
 def test_what_the_writer_would_change_is_declined(elements) -> None:
     assert RawSequence.parse(_sequence(*elements)) is None

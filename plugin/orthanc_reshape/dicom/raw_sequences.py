@@ -4,7 +4,8 @@ changed without pydicom datasets, then encoded back.
 Parsing a sequence with pydicom builds a Dataset per item and converts every value it is asked for: for
 the few references a split rewrites in an MR image, that costs more than the rest of the move. This walk
 reads the items with `struct` only. It declines (None) whatever the parse-and-write path (pydicom's parse,
-then serialize.py) would not give back byte for byte: group lengths or unsorted tags in an item, UN or
+then serialize.py) would not give back byte for byte: group lengths, file meta elements or unsorted tags in
+an item, delimiters with a non-zero length, UN or
 implicit private elements (whose VR only a private dictionary knows), non-zero reserved header bytes,
 UI values with padding other than one NUL, undefined-length values other than sequences, truncated or
 malformed bytes. So an encoded tree is exactly what the parse-and-write path writes for the same edit.
@@ -139,6 +140,8 @@ def _parse_items(walker: Walker, pos: int, end: Optional[int]) -> Tuple[List[Raw
     while end is None or pos < end:
         tag, _, length, value = walker.header(pos)
         if tag == SEQUENCE_END and end is None:
+            if length:
+                raise Unusual()  # the writer writes a delimiter's length as 0
             return items, value
         if tag != ITEM:
             raise Unusual()
@@ -160,9 +163,12 @@ def _parse_elements(walker: Walker, pos: int, end: Optional[int]) -> Tuple[List[
         start = pos
         tag, vr, length, value = walker.header(pos)
         if tag == ITEM_END and end is None:
+            if length:
+                raise Unusual()  # the writer writes a delimiter's length as 0
             return nodes, value
-        if tag >> 16 == 0xFFFE or tag & 0xFFFF == 0 or tag <= previous:
-            raise Unusual()  # a stray delimiter, a group length, tags out of order: the writer would change them
+        if tag >> 16 in (0xFFFE, 0x0002) or tag & 0xFFFF == 0 or tag <= previous:
+            raise Unusual()  # a stray delimiter, file meta, a group length, tags out of order: the writer would
+            # drop or move them
         previous = tag
         vr = _known_vr(tag) if vr is None else vr
         if vr == "UN" or (not walker.implicit and vr in LONG_LENGTH_VRS and data[pos + 6:pos + 8] != b"\0\0"):

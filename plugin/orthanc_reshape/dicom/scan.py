@@ -120,8 +120,8 @@ def _value(walker: Walker, tag: int, start: int, stop: int):
 
 def _elements(walker: Walker, pos: int, end: int, meta: bool,
               last: Optional[int] = None) -> Tuple[Dict[int, RawDataElement], int]:
-    """The raw elements from `pos` (the file meta group only, if `meta`; only up to tag `last` if given, tags then
-    in ascending order) and where they stop."""
+    """The raw elements from `pos` (the file meta group only, if `meta`; only those up to tag `last` if given, the
+    tags of the whole dataset then in ascending order) and where they stop."""
     data = walker.data
     elements: Dict[int, RawDataElement] = {}
     previous = -1
@@ -132,19 +132,22 @@ def _elements(walker: Walker, pos: int, end: int, meta: bool,
         if tag >> 16 in (0x0000, 0xFFFE) or (not meta and tag >> 16 == 0x0002):
             raise Unusual()  # a command set, a stray delimiter or file meta in the dataset
         if last is not None:
-            if tag > last:
-                break
             if tag <= previous:
                 raise Unusual()  # out of order: an element up to `last` may come later
             previous = tag
         if length == UNDEFINED_LENGTH:
             vr = _undefined_length_vr(walker, tag, vr, value_tell)
             stop = walker.end_of_items(value_tell)
-            value, pos = _value(walker, tag, value_tell, stop), stop + 8
+            pos = stop + 8
+            if last is not None and tag > last:
+                continue  # walked over, only to check the order
+            value = _value(walker, tag, value_tell, stop)
         else:
             pos = value_tell + length
             if pos > end:
                 raise Unusual()
+            if last is not None and tag > last:
+                continue
             value = _value(walker, tag, value_tell, pos) if length else empty_value_for_VR(vr, raw=True)
         elements[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr, length, value, value_tell, walker.implicit,
                                                 walker.little)
@@ -173,8 +176,8 @@ def _dataset_start(data: bytes) -> Optional[Tuple[Dict[int, RawDataElement], Wal
 
 def leading_elements(data: bytes, last: int) -> Optional[Dict[int, RawDataElement]]:
     """The raw top-level elements of a file up to tag `last`, as fast_read reads them but without building a
-    dataset (a few identifiers at the start of a file); None when fast_read would decline the file, or when its
-    tags up to `last` are not in ascending order."""
+    dataset (a few identifiers at the start of a file; the elements after them are only walked over); None when
+    fast_read would decline the file, or when its top-level tags are not in ascending order."""
     try:
         start = _dataset_start(data)
         if start is None:
