@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Optional, Tuple
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
-from .values import element_vr
+from .values import element_vr, value_text
 
 DATE_VRS = ("DA", "DT")
 _DT = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(.*)$")
@@ -103,11 +103,7 @@ def shift_dates(ds: Dataset, days: int, skip: Callable[[Tuple[Tuple[int, int], .
 
 
 def _as_text(raw) -> str:
-    if isinstance(raw, bytes):
-        return raw.decode("ascii", errors="replace").rstrip("\x00 ")
-    if isinstance(raw, (list, tuple)) or hasattr(raw, "__iter__") and not isinstance(raw, str):
-        return "\\".join(str(v) for v in raw)
-    return str(raw)
+    return value_text(raw).rstrip("\x00 ")
 
 
 def dates_of(ds: Dataset) -> Iterable[Tuple[Tuple[int, ...], str]]:

@@ -10,11 +10,10 @@ from __future__ import annotations
 from typing import Any, Dict, Iterable, List, Tuple
 
 from pydicom.dataset import Dataset
-from pydicom.multival import MultiValue
 
 from .tags import format_tag, keyword
 from .uids import strip_value
-from .values import element_vr
+from .values import element_vr, value_text
 
 # path -> (parent path, VR, length, value); value is a str (text VRs), bytes, or the item count (SQ)
 Snapshot = Dict[str, Tuple[str, str, int, Any]]
@@ -31,10 +30,7 @@ def _value(ds: Dataset, tag: int, vr: str) -> Tuple[int, Any]:
         return 0, ""
     if isinstance(value, (bytes, bytearray, memoryview)):  # memoryview: large pixel data (dicom/scan.py)
         return len(value), bytes(value)
-    if isinstance(value, (list, tuple, MultiValue)):
-        text = "\\".join(str(v) for v in value)
-    else:
-        text = str(value)
+    text = value_text(value)
     return len(text), text
 
 

@@ -13,12 +13,11 @@ from typing import Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional,
 
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.multival import MultiValue
 
 from .raw_sequences import RawItem, RawSequence
 from .tags import SERIES_UID, SOP_UID, STUDY_UID, format_tag
 from .uids import derived_uid, strip_value
-from .values import TEXT_VRS, element_vr, optional_str, replace_element
+from .values import TEXT_VRS, element_vr, optional_str, replace_element, value_text
 
 ModuleValue = Tuple[int, str, str]  # tag, string value, request field (for error messages)
 
@@ -252,10 +251,4 @@ def _plain_string(ds: Dataset, tag: int) -> Optional[str]:
     if tag not in ds or element_vr(ds, tag) not in TEXT_VRS:
         return None
     value = ds[tag].value
-    if value is None:
-        return ""
-    if isinstance(value, bytes):
-        return None
-    if isinstance(value, (list, MultiValue)):
-        return "\\".join(str(v) for v in value)
-    return str(value)
+    return None if isinstance(value, bytes) else value_text(value)

@@ -191,12 +191,17 @@ def optional_str(ds: Dataset, tag: int) -> Optional[str]:
         text = raw_text(element)
         if text is not None:
             return text
-    value = ds[tag].value
+    return value_text(ds[tag].value)
+
+
+def value_text(value: Any) -> str:
+    """A decoded element value as DICOM text: "" for no value, several values joined by backslashes (the DICOM
+    string "a\\b", not Python's "['a', 'b']"), bytes (a value of unknown VR) decoded as ASCII."""
     if value is None:
         return ""
     if isinstance(value, bytes):
         return value.decode("ascii", "replace")
-    if isinstance(value, MultiValue):  # the DICOM string "a\\b", not Python's "['a', 'b']"
+    if isinstance(value, (list, tuple, MultiValue)):
         return "\\".join(str(part) for part in value)
     return str(value)
 
