@@ -86,14 +86,18 @@ class _LeanConnection:
         return status, parts[0] if len(parts) == 1 else b"".join(parts)
 
 
-class _HttpsConnection:
-    """Orthanc's HTTPS port (SslEnabled) through http.client: the same interface as _LeanConnection."""
+class _HttpClientConnection:
+    """A connection through Python's http.client, with the interface of _LeanConnection: for Orthanc's HTTPS
+    port (SslEnabled), and for an Orthanc whose answers the lean connection does not read (no Content-Length)."""
 
-    def __init__(self, port: int) -> None:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        self.connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=TIMEOUT, context=context)
+    def __init__(self, port: int, use_ssl: bool) -> None:
+        if use_ssl:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            self.connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=TIMEOUT, context=context)
+        else:
+            self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
         self.reusable = True
 
     def close(self) -> None:
@@ -112,6 +116,7 @@ class LoopbackClient:
         self.port = port
         self.headers: Dict[str, str] = {"Authorization": token} if token else {}
         self.use_ssl = use_ssl
+        self.lean = not use_ssl  # False once an answer was not one the lean connection reads
         self._local = threading.local()
 
     def _connection(self):
@@ -120,7 +125,7 @@ class LoopbackClient:
             connection.close()
             connection = None
         if connection is None:
-            connection = (_HttpsConnection if self.use_ssl else _LeanConnection)(self.port)
+            connection = _LeanConnection(self.port) if self.lean else _HttpClientConnection(self.port, self.use_ssl)
             self._local.connection = connection
         return connection
 
@@ -138,10 +143,12 @@ class LoopbackClient:
                 status, data = connection.request(method, uri, body, headers)
                 self._local.last_used = time.monotonic()
                 return status, data
-            except (http.client.HTTPException, OSError):
+            except (http.client.HTTPException, OSError) as exc:
                 if connection is not None:
                     connection.close()
                 self._local.connection = None
+                if isinstance(exc, http.client.HTTPException) and isinstance(connection, _LeanConnection):
+                    self.lean = False  # from now on http.client, which reads any HTTP/1.1 answer
                 if attempt == attempts:
                     raise
         raise AssertionError("unreachable")

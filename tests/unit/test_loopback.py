@@ -138,10 +138,21 @@ def test_a_broken_post_is_not_sent_again(serve) -> None:
     assert len(server.requests) == 1  # Orthanc may have stored it: the caller decides (pipeline._after_lost_answer)
 
 
-def test_an_answer_without_a_length_or_cut_short_is_an_error(serve) -> None:
-    server, client = serve(lambda method, uri, body: [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"]
-                           if uri == "/chunked" else [b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", None])
-    with pytest.raises(http.client.HTTPException):
-        client.request("POST", "/chunked", b"x")
+CHUNKED = [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nfile\r\n0\r\n\r\n"]
+
+
+def test_an_answer_cut_short_is_an_error(serve) -> None:
+    server, client = serve(lambda method, uri, body: [b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", None])
     with pytest.raises(ConnectionError):  # the server closes the connection after 5 of 10 bytes
         client.request("POST", "/short", b"x")
+
+
+def test_an_answer_without_a_length_turns_the_client_to_http_client(serve) -> None:
+    """A POST whose answer the lean connection cannot read is an error (it may have been carried out: the
+    caller decides); a GET is retried, and every later request goes through http.client."""
+    server, client = serve(lambda method, uri, body: CHUNKED)
+    with pytest.raises(http.client.HTTPException):
+        client.request("POST", "/instances", b"x")
+    assert client.request("GET", "/instances/x/file") == (200, b"file")
+    assert client.request("POST", "/instances", b"x") == (200, b"file")
+    assert len(server.requests) == 3
