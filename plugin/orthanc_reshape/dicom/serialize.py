@@ -101,16 +101,17 @@ def _write_items(out: List[bytes], ds: Dataset, encoding: Encoding, encodings: L
             continue  # file meta is written apart; group lengths are not written
         element = ds._dict[tag]
         if isinstance(element, RawDataElement):
-            if originals.get(tag) is element and _is_as_read(element, encoding):
+            if not _is_as_read(element, encoding):
+                element = ds[tag]
+            elif originals.get(tag) is element:  # the source's own: copied with its header
                 out.append(source.view[_span(element, encoding)])
                 continue
-            if _is_as_read(element, encoding):  # a raw element that is not the source's own: a new header
+            else:  # another raw element: a new header
                 out.append(encoding.header(tag, element.VR or "", element.length))
                 out.append(element.value)
                 if element.length == UNDEFINED_LENGTH:  # the value stops before its delimiter
                     out.append(encoding.delimiter(SEQUENCE_END))
                 continue
-            element = ds[tag]
         if element.VR == "SQ":
             _write_sequence(out, element, encoding, encodings)
         elif element.value is None or element.value == "":
