@@ -19,7 +19,7 @@ from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import RawDataElement
 
 from .scan import ITEM, ITEM_END, LONG_LENGTH_VRS, SEQUENCE_END, UNDEFINED_LENGTH, Unusual, Walker
-from .serialize import Encoding
+from .serialize import Encoding, ascii_value
 from .uids import strip_value
 from .values import decode_text
 
@@ -119,19 +119,13 @@ class RawSequence:
                 else:
                     parts += [encoding.header(node.tag, "SQ", len(value)), value]
             elif node.changed:
-                value = ui_bytes(node.values or [])
+                value = ascii_value("UI", node.values or [])
                 parts += [encoding.header(node.tag, "UI", len(value)), value]
             else:
                 parts.append(data[node.start:node.end])
                 continue
             changed = True
         return b"".join(parts) if changed else None
-
-
-def ui_bytes(values: List[str]) -> bytes:
-    """The encoded value of UI values: joined by backslashes, padded with one NUL to an even length."""
-    data = "\\".join(values).encode("ascii")
-    return data + b"\0" if len(data) % 2 else data
 
 
 def _parse_items(walker: Walker, pos: int, end: Optional[int]) -> Tuple[List[RawItem], int]:
@@ -209,6 +203,6 @@ def _ui_values(raw: bytes) -> List[str]:
     if text is None:
         raise Unusual()
     values = [strip_value(v) for v in text.split("\\")] if text else []
-    if ui_bytes(values) != raw:
+    if ascii_value("UI", values) != raw:
         raise Unusual()  # padding the parse-and-write path would change
     return values

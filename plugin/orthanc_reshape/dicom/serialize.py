@@ -135,8 +135,13 @@ _STRING_PADDING = {"UI": b"\x00", "AE": b" ", "AS": b" ", "CS": b" ", "DA": b" "
 def _ascii_text(element: DataElement) -> Optional[bytes]:
     """The encoded value of a string element whose value is ASCII text (one string or several), as pydicom
     encodes it but without its per-element file object; None for anything else."""
-    padding = _STRING_PADDING.get(element.VR)
-    value = element.value
+    return ascii_value(element.VR, element.value)
+
+
+def ascii_value(vr: str, value) -> Optional[bytes]:
+    """The encoded value of a string VR from ASCII text (a string, or a list of strings joined by backslashes),
+    padded to an even length; None when it is not ASCII text of a string VR."""
+    padding = _STRING_PADDING.get(vr)
     if padding is None:
         return None
     if not isinstance(value, str):
@@ -148,7 +153,7 @@ def _ascii_text(element: DataElement) -> Optional[bytes]:
     data = value.encode("ascii")
     if len(data) % 2:
         data += padding
-    return data if len(data) <= 0xFFFF or element.VR in LONG_LENGTH_VRS else None
+    return data if len(data) <= 0xFFFF or vr in LONG_LENGTH_VRS else None
 
 
 def _write_sequence(out: List[bytes], element: DataElement, encoding: Encoding, encodings: List[str]) -> None:
