@@ -212,10 +212,9 @@ class _Run:
             predicted = orthanc_instance_id(dicom)
         stored = store.resource("Instance", predicted) if predicted else None
         if stored is not None and self.check_existing and not existed:
-            series = store.get_json(f"/series/{stored['ParentSeries']}")
-            study = store.get_json(f"/studies/{series['ParentStudy']}")
-            return {"ID": predicted, "Status": "Success", "ParentSeries": series["ID"], "ParentStudy": study["ID"],
-                    "ParentPatient": study["ParentPatient"]}
+            (found,) = collect_sources("Instance", predicted, stored)  # with its parents' IDs
+            return {"ID": predicted, "Status": "Success", "ParentSeries": found.series, "ParentStudy": found.study,
+                    "ParentPatient": found.patient}
         if stored is not None:
             with self.lock:
                 self.maybe_stored.append(predicted)
