@@ -42,11 +42,24 @@ class Unusual(Exception):
     """The file needs pydicom's own reader."""
 
 
+def _vr_of(vr_bytes: bytes) -> Tuple[str, bool]:
+    """(VR, whether its explicit header has a 4-byte length) of two VR bytes, which must be upper-case letters."""
+    if not (0x40 < vr_bytes[0] < 0x5B and 0x40 < vr_bytes[1] < 0x5B):
+        raise Unusual()
+    vr = vr_bytes.decode("ascii")
+    return vr, vr in LONG_LENGTH_VRS
+
+
+# Every two upper-case letters: (VR, long length), looked up once per explicit element
+_VRS = {bytes((a, b)): _vr_of(bytes((a, b))) for a in range(0x41, 0x5B) for b in range(0x41, 0x5B)}
+
+
 class Walker:
     """Element headers of one byte order and VR explicitness, over a whole file's bytes."""
 
     def __init__(self, data: bytes, implicit: bool, little: bool) -> None:
         self.data, self.implicit, self.little = data, implicit, little
+        self.size = len(data)
         self.view = memoryview(data)
         order = "<" if little else ">"
         self.tag_length = struct.Struct(order + "HHL")      # implicit header, and every item header
@@ -55,23 +68,20 @@ class Walker:
 
     def header(self, pos: int) -> Tuple[int, Optional[str], int, int]:
         """(tag, VR or None, length, position of the value) of the element at `pos`."""
-        if pos + 8 > len(self.data):
+        if pos + 8 > self.size:
             raise Unusual()
         if self.implicit:
             group, element, length = self.tag_length.unpack_from(self.data, pos)
             return group << 16 | element, None, length, pos + 8
         group, element, vr_bytes, length = self.explicit.unpack_from(self.data, pos)
-        tag = group << 16 | element
         if group == 0xFFFE:  # items and delimiters have no VR
-            return tag, None, self.tag_length.unpack_from(self.data, pos)[2], pos + 8
-        if not (0x40 < vr_bytes[0] < 0x5B and 0x40 < vr_bytes[1] < 0x5B):
-            raise Unusual()
-        vr = vr_bytes.decode("ascii")
-        if vr in LONG_LENGTH_VRS:
-            if pos + 12 > len(self.data):
+            return group << 16 | element, None, self.tag_length.unpack_from(self.data, pos)[2], pos + 8
+        vr, long_length = _VRS.get(vr_bytes) or _vr_of(vr_bytes)
+        if long_length:
+            if pos + 12 > self.size:
                 raise Unusual()
-            return tag, vr, self.long_length.unpack_from(self.data, pos + 8)[0], pos + 12
-        return tag, vr, length, pos + 8
+            return group << 16 | element, vr, self.long_length.unpack_from(self.data, pos + 8)[0], pos + 12
+        return group << 16 | element, vr, length, pos + 8
 
     def end_of_items(self, pos: int) -> int:
         """Position of the sequence delimitation item that ends the undefined-length value starting at `pos`
@@ -122,7 +132,7 @@ def _elements(walker: Walker, pos: int, end: int, meta: bool,
               last: Optional[int] = None) -> Tuple[Dict[int, RawDataElement], int]:
     """The raw elements from `pos` (the file meta group only, if `meta`; only those up to tag `last` if given, the
     tags of the whole dataset then in ascending order) and where they stop."""
-    data = walker.data
+    data, implicit, little = walker.data, walker.implicit, walker.little
     elements: Dict[int, RawDataElement] = {}
     previous = -1
     while pos < end:
@@ -139,18 +149,15 @@ def _elements(walker: Walker, pos: int, end: int, meta: bool,
             vr = _undefined_length_vr(walker, tag, vr, value_tell)
             stop = walker.end_of_items(value_tell)
             pos = stop + 8
-            if last is not None and tag > last:
-                continue  # walked over, only to check the order
-            value = _value(walker, tag, value_tell, stop)
         else:
-            pos = value_tell + length
+            stop = pos = value_tell + length
             if pos > end:
                 raise Unusual()
-            if last is not None and tag > last:
-                continue
-            value = _value(walker, tag, value_tell, pos) if length else empty_value_for_VR(vr, raw=True)
-        elements[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr, length, value, value_tell, walker.implicit,
-                                                walker.little)
+        if last is not None and tag > last:
+            continue  # walked over, only to check the order
+        value = _value(walker, tag, value_tell, stop) if length else empty_value_for_VR(vr, raw=True)
+        key = BaseTag(tag)
+        elements[key] = RawDataElement(key, vr, length, value, value_tell, implicit, little)
     return elements, pos
 
 
