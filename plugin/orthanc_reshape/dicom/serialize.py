@@ -14,7 +14,6 @@ import struct
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
-from pydicom.charset import convert_encodings
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
@@ -23,6 +22,7 @@ from pydicom.multival import MultiValue
 from pydicom.uid import UID
 
 from .scan import ITEM, ITEM_END, LONG_LENGTH_VRS, SEQUENCE_END, UNDEFINED_LENGTH
+from .values import dataset_encodings
 
 
 
@@ -94,8 +94,8 @@ def _write_items(out: List[bytes], ds: Dataset, encoding: Encoding, encodings: L
     """Append the encoded elements of `ds` (a dataset or a sequence item; the file meta if `meta`) to `out`;
     elements of `source` still as read are copied from it."""
     originals = (source.meta if meta else source.dataset) if source is not None else {}
-    if 0x00080005 in ds:  # an item may declare its own character set
-        encodings = convert_encodings(ds.get("SpecificCharacterSet") or "ISO_IR 6")
+    if 0x00080005 in ds._dict:  # an item may declare its own character set
+        encodings = dataset_encodings(ds)
     for tag in sorted(ds._dict, key=int):  # plain ints: BaseTag compares in Python
         if (tag >> 16 == 0x0002) != meta or tag & 0xFFFF == 0:
             continue  # file meta is written apart; group lengths are not written
@@ -210,7 +210,7 @@ def encode_file(ds: Dataset) -> bytes:
             if not _same_as_read(ds, tag, file_meta, meta_tag, source):
                 setattr(file_meta, "MediaStorage" + keyword, ds[tag].value)
     out: List[bytes] = [getattr(ds, "preamble", None) or b"\x00" * 128, b"DICM", _encode_meta(file_meta, source)]
-    _write_items(out, ds, encoding, convert_encodings(ds.get("SpecificCharacterSet") or "ISO_IR 6"), source=source)
+    _write_items(out, ds, encoding, dataset_encodings(ds), source=source)
     return b"".join(out)
 
 

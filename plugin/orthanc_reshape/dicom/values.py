@@ -4,7 +4,8 @@ from __future__ import annotations
 import base64
 import math
 import re
-from typing import Any, List, Optional, Union
+from functools import lru_cache
+from typing import Any, List, Optional, Tuple, Union
 
 from pydicom import datadict
 from pydicom.charset import convert_encodings, encode_string
@@ -27,14 +28,24 @@ _BYTES_VRS = frozenset("OB OW OF OD OL OV UN".split())
 _DATA_URI = re.compile(r"^data:[^;,]*(;[^,]*)?;base64,(?P<data>.*)$", re.DOTALL)
 
 Element = Union[DataElement, RawDataElement]
+_CHARSET = 0x00080005
+
+
+def get_element(ds: Dataset, tag: int) -> Optional[Element]:
+    """`ds.get_item(tag)` for an int tag, or None when absent, without pydicom's conversion of the tag on each
+    call (the hot paths ask for every element): a raw element whose value was not read is read, as get_item
+    does."""
+    element = ds._dict.get(tag)
+    if element is not None and element.value is None and isinstance(element, RawDataElement):
+        return ds.get_item(tag)
+    return element
 
 
 def element_vr(ds: Dataset, tag: int, private_creator: str = "") -> str:
     """The VR a new value of `tag` takes in `ds`: the existing element's, else the dictionary's, else UN."""
-    if tag in ds:
-        vr = ds.get_item(tag).VR
-        if vr:
-            return vr
+    element = get_element(ds, tag)
+    if element is not None and element.VR:
+        return element.VR
     if (tag >> 16) & 1 and private_creator == "":
         private_creator = _creator_of(ds, tag)
     return dictionary_vr(tag, private_creator) or "UN"
@@ -134,9 +145,17 @@ def make_item(item: Any, encodings: List[str], field: str, private_creator: str 
 
 
 def dataset_encodings(ds: Dataset) -> List[str]:
-    """The Python codecs of the dataset's SpecificCharacterSet."""
-    charset = ds.get("SpecificCharacterSet", None) if 0x00080005 in ds else None
-    return convert_encodings(charset or "ISO_IR 6")
+    """The Python codecs of the dataset's (or item's) SpecificCharacterSet, ISO_IR 6 when absent or empty."""
+    charset = ds[_CHARSET].value if get_element(ds, _CHARSET) is not None else None
+    if isinstance(charset, (list, MultiValue)):
+        charset = tuple(charset)
+    return list(_encodings(charset or "ISO_IR 6"))
+
+
+@lru_cache(maxsize=64)
+def _encodings(charset: Union[str, Tuple[str, ...]]) -> Tuple[str, ...]:
+    """pydicom's convert_encodings, once per character set (every replaced value asks)."""
+    return tuple(convert_encodings(list(charset) if isinstance(charset, tuple) else charset))
 
 
 def replace_element(ds: Dataset, tag: int, value: Any, field: str, private_creator: str = "",
@@ -144,7 +163,7 @@ def replace_element(ds: Dataset, tag: int, value: Any, field: str, private_creat
     """Set `tag` in `ds` to a JSON value, inserting it if absent. Strings take the charset of `ds`; a
     sequence item without a SpecificCharacterSet of its own takes `inherited`, its root dataset's."""
     vr = element_vr(ds, tag, private_creator)
-    encodings = inherited if inherited is not None and 0x00080005 not in ds else dataset_encodings(ds)
+    encodings = inherited if inherited is not None and _CHARSET not in ds._dict else dataset_encodings(ds)
     ds[tag] = make_element(tag, value, vr, encodings, field, private_creator)
 
 
@@ -184,9 +203,9 @@ def decode_text(data: Any, vr: Optional[str]) -> Optional[str]:
 
 def optional_str(ds: Dataset, tag: int) -> Optional[str]:
     """The string value of a top-level element, or None when absent."""
-    if tag not in ds:
+    element = get_element(ds, tag)
+    if element is None:
         return None
-    element = ds.get_item(tag)
     if isinstance(element, RawDataElement):
         text = raw_text(element)
         if text is not None:
