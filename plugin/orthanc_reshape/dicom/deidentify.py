@@ -72,6 +72,9 @@ class Deidentification:
 
     def apply(self, ds: Dataset, plan: EditPlan, uid_map: UidMap) -> Dict[str, Any]:
         """apply_plan plus the additions; returns the record of this instance's mapping."""
+        if not self.pseudonymize and self.shift_max_days is None:
+            apply_plan(ds, plan, uid_map)  # nothing to record: no original value is read
+            return {}
         original_pid = strip_value(optional_str(ds, PATIENT_ID) or "")
         original_name = strip_value(optional_str(ds, PATIENT_NAME) or "")
         original_accession = strip_value(optional_str(ds, ACCESSION_NUMBER) or "")

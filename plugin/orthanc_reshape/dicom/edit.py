@@ -14,13 +14,14 @@ from .paths import ANY_ITEM, TagPath
 from .plan import EditPlan
 from .tags import PATIENT_ID, PATIENT_NAME, SERIES_UID, SOP_CLASS_UID, SOP_UID, STUDY_UID, is_private, keyword
 from .uids import Level, UidMap
-from .values import TEXT_VRS, dataset_encodings, element_vr, empty_value, optional_str, replace_element
+from .values import (TEXT_VRS, dataset_encodings, element_vr, empty_value, optional_str, replace_element,
+                     set_meta_uid)
 
 REFERENCED_SOP_INSTANCE_UID = 0x00081155
 REFERENCED_FRAME_OF_REFERENCE_SEQUENCE = 0x30060010
 RT_REFERENCED_STUDY_SEQUENCE = 0x30060012
 _MAIN_UID_LEVELS = {STUDY_UID: Level.STUDY, SERIES_UID: Level.SERIES, SOP_UID: Level.INSTANCE}
-_META_OF = {SOP_UID: "MediaStorageSOPInstanceUID", SOP_CLASS_UID: "MediaStorageSOPClassUID"}
+_META_OF = {SOP_UID: 0x00020003, SOP_CLASS_UID: 0x00020002}  # MediaStorageSOPInstanceUID, MediaStorageSOPClassUID
 
 Parents = Tuple[Tuple[int, int], ...]
 
@@ -58,9 +59,9 @@ def apply_plan(ds: Dataset, plan: EditPlan, uid_map: UidMap) -> None:
 
 def _replace(ds: Dataset, tag: int, value, field: str, private_creator: str) -> None:
     replace_element(ds, tag, value, field, private_creator)
-    meta_keyword = _META_OF.get(tag)
-    if meta_keyword and getattr(ds, "file_meta", None) is not None and isinstance(value, str):
-        setattr(ds.file_meta, meta_keyword, value)
+    meta_tag = _META_OF.get(tag)
+    if meta_tag and isinstance(value, str):
+        set_meta_uid(ds, meta_tag, value)
 
 
 def _items(ds: Dataset, path: TagPath) -> Iterator[Dataset]:

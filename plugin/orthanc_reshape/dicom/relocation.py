@@ -17,7 +17,7 @@ from pydicom.dataset import Dataset
 from .raw_sequences import RawItem, RawSequence
 from .tags import SERIES_UID, SOP_UID, STUDY_UID, format_tag
 from .uids import derived_uid, strip_value
-from .values import TEXT_VRS, element_vr, optional_str, replace_element, value_text
+from .values import TEXT_VRS, element_vr, optional_str, replace_element, set_meta_uid, value_text
 
 ModuleValue = Tuple[int, str, str]  # tag, string value, request field (for error messages)
 
@@ -112,8 +112,7 @@ def relocate(ds: Dataset, relocation: Relocation, mentioned: Optional[Set[str]] 
            scheme.instance_uid(old_study, old_series, old_sop))
     for tag, value in zip((STUDY_UID, SERIES_UID, SOP_UID), new):
         replace_element(ds, tag, value, "")
-    if getattr(ds, "file_meta", None) is not None:
-        ds.file_meta.MediaStorageSOPInstanceUID = new[2]
+    set_meta_uid(ds, 0x00020003, new[2])  # MediaStorageSOPInstanceUID
     return new
 
 

@@ -22,7 +22,7 @@ from pydicom.multival import MultiValue
 from pydicom.uid import UID
 
 from .scan import ITEM, ITEM_END, LONG_LENGTH_VRS, SEQUENCE_END, UNDEFINED_LENGTH
-from .values import dataset_encodings
+from .values import dataset_encodings, set_meta_uid
 
 
 
@@ -206,15 +206,15 @@ def encode_file(ds: Dataset) -> bytes:
     file_meta = ds.file_meta
     source = getattr(ds, _SOURCE_ATTRIBUTE, None)
     if "SOPInstanceUID" in ds and "SOPClassUID" in ds:  # the meta header follows the dataset, as in DCMTK
-        for tag, meta_tag, keyword in _META_COPIES:
+        for tag, meta_tag in _META_COPIES:
             if not _same_as_read(ds, tag, file_meta, meta_tag, source):
-                setattr(file_meta, "MediaStorage" + keyword, ds[tag].value)
+                set_meta_uid(ds, meta_tag, ds[tag].value)
     out: List[bytes] = [getattr(ds, "preamble", None) or b"\x00" * 128, b"DICM", _encode_meta(file_meta, source)]
     _write_items(out, ds, encoding, dataset_encodings(ds), source=source)
     return b"".join(out)
 
 
-_META_COPIES = ((0x00080016, 0x00020002, "SOPClassUID"), (0x00080018, 0x00020003, "SOPInstanceUID"))
+_META_COPIES = ((0x00080016, 0x00020002), (0x00080018, 0x00020003))  # SOP Class/Instance UID, their MediaStorage copy
 
 
 def _same_as_read(ds: Dataset, tag: int, file_meta: Dataset, meta_tag: int, source: Optional[_Source]) -> bool:

@@ -167,6 +167,14 @@ def replace_element(ds: Dataset, tag: int, value: Any, field: str, private_creat
     ds[tag] = make_element(tag, value, vr, encodings, field, private_creator)
 
 
+def set_meta_uid(ds: Dataset, tag: int, value: Any) -> None:
+    """Set a UI element of the file meta header of `ds`, if it has one: `setattr(ds.file_meta, keyword, value)`,
+    without pydicom's keyword lookup and conversion of the element replaced."""
+    file_meta = getattr(ds, "file_meta", None)
+    if file_meta is not None:
+        file_meta[tag] = DataElement(tag, "UI", value)
+
+
 def empty_value(ds: Dataset, tag: int) -> None:
     """Clear an existing element: zero-length value, or an empty sequence."""
     vr = element_vr(ds, tag)
