@@ -12,8 +12,9 @@ from pydicom.multival import MultiValue
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from orthanc_reshape.dicom.values import (dataset_encodings, element_vr, empty_value, make_element, make_item,
-                                          optional_str, raw_text, replace_element)
+from orthanc_reshape.dicom.files import read_dataset
+from orthanc_reshape.dicom.values import (dataset_encodings, element_vr, empty_value, get_element, make_element,
+                                          make_item, optional_str, raw_text, replace_element)
 from dicom_files import PYDICOM_FILE_DIRS, make_ct_series, make_sr_with_evidence, to_bytes
 from orthanc_reshape.errors import ReshapeError
 from support import read_sample, reread
@@ -315,3 +316,26 @@ def test_raw_text_padding_and_multiple_values():
     assert raw_text(raw("LO", b"Zo\xeb")) is None         # not ASCII: left to pydicom and the charset
     assert raw_text(raw("LO", b"\x1b$B")) is None         # an ISO 2022 escape sequence
     assert raw_text(raw("PN", b"Doe^Jane")) is None       # PersonName: left to pydicom
+
+
+@pytest.mark.parametrize("path", ALL_FILES[::3], ids=lambda p: p.name)
+def test_get_element_is_get_item_for_every_top_level_tag(path):
+    """get_element reads the dataset's dict directly; what it gives (and what it leaves converted) is what
+    pydicom's get_item gives, empty raw values (read by get_item) included."""
+    fast, reference = read_dataset(path.read_bytes()), read_dataset(path.read_bytes())
+    for tag in list(reference.keys()) + [0x00091001, 0x7FE00010]:
+        expected, got = reference.get_item(tag), get_element(fast, tag)
+        assert type(got) is type(expected) and got == expected
+    assert [type(e) for e in fast._dict.values()] == [type(e) for e in reference._dict.values()]
+
+
+def test_dataset_encodings_of_multi_valued_and_empty_character_sets():
+    ds = Dataset()
+    assert dataset_encodings(ds) == ["iso8859"]
+    ds.SpecificCharacterSet = ""
+    assert dataset_encodings(ds) == ["iso8859"]
+    ds.SpecificCharacterSet = ["", "ISO 2022 IR 87"]
+    assert dataset_encodings(ds) == pydicom.charset.convert_encodings(["", "ISO 2022 IR 87"])
+    encodings = dataset_encodings(ds)
+    encodings.append("changed")  # a caller's list is its own, not the cache's
+    assert dataset_encodings(ds) == pydicom.charset.convert_encodings(["", "ISO 2022 IR 87"])
