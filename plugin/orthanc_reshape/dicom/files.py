@@ -39,9 +39,11 @@ def write_dataset(ds: Dataset) -> bytes:
     return encode_file(ds)
 
 
-def orthanc_instance_id(data: bytes) -> Optional[str]:
-    """The Orthanc ID the file will get once stored (None if it cannot be read: Orthanc will refuse it)."""
-    elements = leading_elements(data, max(HASHED_TAGS))
+def orthanc_instance_id(data: bytes, ordered: bool = False) -> Optional[str]:
+    """The Orthanc ID the file will get once stored (None if it cannot be read: Orthanc will refuse it).
+    `ordered`: the file's top-level tags are known to ascend (write_dataset, and pydicom's writer, sort them),
+    so the identifiers are read without walking the rest of the file."""
+    elements = leading_elements(data, max(HASHED_TAGS), ordered)
     found = raw_instance_id(elements) if elements is not None else None
     if found is not None:
         return found

@@ -17,7 +17,7 @@ from pydicom.dataset import Dataset
 from .raw_sequences import RawItem, RawSequence
 from .tags import SERIES_UID, SOP_UID, STUDY_UID, format_tag
 from .uids import derived_uid, strip_value
-from .values import TEXT_VRS, element_vr, optional_str, replace_element, set_meta_uid, value_text
+from .values import TEXT_VRS, element_vr, get_element, optional_str, replace_element, set_meta_uid, value_text
 
 ModuleValue = Tuple[int, str, str]  # tag, string value, request field (for error messages)
 
@@ -132,7 +132,7 @@ def rewrite_references(ds: Dataset, moved: MovedSet, mentioned: Optional[Set[str
     count = 0
     mentioned = set() if mentioned is None else mentioned
     for tag in list(ds.keys()):
-        element = ds.get_item(tag)
+        element = get_element(ds, tag)
         if (element.VR or element_vr(ds, tag)) != "SQ":
             continue
         tree = RawSequence.parse(element) if isinstance(element, RawDataElement) else None

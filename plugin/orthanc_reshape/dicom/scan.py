@@ -128,10 +128,11 @@ def _value(walker: Walker, tag: int, start: int, stop: int):
     return walker.data[start:stop]
 
 
-def _elements(walker: Walker, pos: int, end: int, meta: bool,
-              last: Optional[int] = None) -> Tuple[Dict[int, RawDataElement], int]:
+def _elements(walker: Walker, pos: int, end: int, meta: bool, last: Optional[int] = None,
+              ordered: bool = False) -> Tuple[Dict[int, RawDataElement], int]:
     """The raw elements from `pos` (the file meta group only, if `meta`; only those up to tag `last` if given, the
-    tags of the whole dataset then in ascending order) and where they stop."""
+    tags of the whole dataset then in ascending order, unless the caller knows they are: `ordered`) and where
+    they stop."""
     data, implicit, little = walker.data, walker.implicit, walker.little
     elements: Dict[int, RawDataElement] = {}
     previous = -1
@@ -154,6 +155,8 @@ def _elements(walker: Walker, pos: int, end: int, meta: bool,
             if pos > end:
                 raise Unusual()
         if last is not None and tag > last:
+            if ordered:
+                break
             continue  # walked over, only to check the order
         value = _value(walker, tag, value_tell, stop) if length else empty_value_for_VR(vr, raw=True)
         key = BaseTag(tag)
@@ -181,16 +184,17 @@ def _dataset_start(data: bytes) -> Optional[Tuple[Dict[int, RawDataElement], Wal
     return meta_elements, Walker(data, implicit, little), start
 
 
-def leading_elements(data: bytes, last: int) -> Optional[Dict[int, RawDataElement]]:
+def leading_elements(data: bytes, last: int, ordered: bool = False) -> Optional[Dict[int, RawDataElement]]:
     """The raw top-level elements of a file up to tag `last`, as fast_read reads them but without building a
-    dataset (a few identifiers at the start of a file; the elements after them are only walked over); None when
-    fast_read would decline the file, or when its top-level tags are not in ascending order."""
+    dataset (a few identifiers at the start of a file; the elements after them are only walked over, to check
+    their order, unless the caller knows the tags ascend: `ordered`); None when fast_read would decline the file,
+    or when its top-level tags are not in ascending order."""
     try:
         start = _dataset_start(data)
         if start is None:
             return None
         _, walker, pos = start
-        return _elements(walker, pos, len(data), meta=False, last=last)[0]
+        return _elements(walker, pos, len(data), meta=False, last=last, ordered=ordered)[0]
     except (Unusual, struct.error):
         return None
 

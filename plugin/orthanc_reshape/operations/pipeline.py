@@ -209,7 +209,7 @@ class _Run:
         its answer is rebuilt, so that a rollback removes it. Otherwise it is named, never deleted (it may have
         existed before), and the instance fails."""
         if predicted is None:
-            predicted = orthanc_instance_id(dicom)
+            predicted = orthanc_instance_id(dicom, ordered=True)
         stored = store.resource("Instance", predicted) if predicted else None
         if stored is not None and self.check_existing and not existed:
             (found,) = collect_sources("Instance", predicted, stored)  # with its parents' IDs
@@ -230,7 +230,7 @@ class _Run:
             dicom = self.transform(store.fetch_instance(source.id, self.client), source)
             predicted, existed = None, False
             if self.check_existing or self.monitor.journals:
-                predicted = orthanc_instance_id(dicom)
+                predicted = orthanc_instance_id(dicom, ordered=True)
             if self.check_existing:
                 existed = predicted is None or store.instance_exists(predicted)
             self.monitor.will_store(predicted)  # thread-safe by contract: the workers need not wait for each other
@@ -263,7 +263,9 @@ class _Run:
 
 def run(sources: Sequence[SourceInstance], transform: Callable[[bytes, SourceInstance], bytes],
         permissive: bool, monitor: Optional[Monitor] = None) -> PipelineResult:
-    """Transform and store every source instance (several at a time), reporting to the job's monitor.
+    """Transform and store every source instance (several at a time), reporting to the job's monitor. The
+    transform returns the new file, its top-level tags in ascending order (as write_dataset writes them: its
+    Orthanc ID is predicted from its first elements).
 
     The result lists the stored instances in the order of `sources`. Without `permissive`, the first
     failure stops the run and everything it stored is removed (PipelineFailure); an interrupted job
