@@ -3,11 +3,11 @@
 One Orthanc is started with the plugin mounted under /reshape, so that both the built-in route
 (/studies/{id}/anonymize) and the plugin's (/reshape/studies/{id}/anonymize) answer. For each
 operation the two are run interleaved, ROUNDS times, and the median instances/s is reported with
-the ratio plugin/built-in and the growth of Orthanc's peak RSS during the plugin's runs (the plugin
+the ratio plugin/built-in, each round's ratio (the pair measured back to back) and the growth of Orthanc's peak RSS during the plugin's runs (the plugin
 lives inside Orthanc's process). Results go to bench/results.json and a Markdown table is printed.
 
 Environment: BENCH_SMALL=1 (a few small instances, one round: the smoke mode run by the test suite),
-BENCH_INSTANCES (CT study size, default 300), BENCH_ROWS (default 512), BENCH_ROUNDS (default 3),
+BENCH_INSTANCES (CT study size, default 300), BENCH_ROWS (default 512), BENCH_ROUNDS (default 5),
 BENCH_CALLS (single-instance calls, default 100), BENCH_MEMORY_INSTANCES (size of the small-instance study
 whose anonymization measures memory growth, default 10000; 0 skips it), BENCH_RESULTS (output file), BENCH_WORKDIR (where
 Orthanc's storage goes, default the system's temp dir; /dev/shm measures with storage in RAM).
@@ -41,7 +41,7 @@ def settings() -> Dict[str, int]:
     return {
         "instances": int(os.environ.get("BENCH_INSTANCES", 6 if small else 300)),
         "rows": int(os.environ.get("BENCH_ROWS", 32 if small else 512)),
-        "rounds": int(os.environ.get("BENCH_ROUNDS", 1 if small else 3)),
+        "rounds": int(os.environ.get("BENCH_ROUNDS", 1 if small else 5)),  # this machine's runs vary
         "calls": int(os.environ.get("BENCH_CALLS", 3 if small else 100)),
         "mr_per_series": 2 if small else 40,
         "memory_instances": int(os.environ.get("BENCH_MEMORY_INSTANCES", 20 if small else 10000)),
@@ -237,6 +237,8 @@ def run_bench() -> dict:
                     bench.cleanup()
             b, p = statistics.median(rates["builtin"]), statistics.median(rates["plugin"])
             results[name] = {"builtin_ips": round(b, 1), "plugin_ips": round(p, 1), "ratio": round(p / b, 2),
+                             # each round's pair, measured back to back: how much one run's rounds differ
+                             "round_ratios": [round(pr / br, 2) for br, pr in zip(rates["builtin"], rates["plugin"])],
                              "rss_growth_mb": round(max(growth), 1),
                              "builtin_cpu_ms": round(statistics.median(cpu["builtin"]), 2),
                              "plugin_cpu_ms": round(statistics.median(cpu["plugin"]), 2)}
@@ -273,14 +275,15 @@ def measure_memory(server: OrthancServer, count: int) -> dict:
 def markdown(results: dict) -> str:
     lines = [f"Orthanc {results['orthanc']}, {results['machine']}, {results['date']}, storage in {results['storage']} "
              f"(settings: {results['settings']})", "",
-             "| operation | built-in inst/s | plugin inst/s | plugin/built-in | plugin peak RSS growth (MB) "
+             "| operation | built-in inst/s | plugin inst/s | plugin/built-in | each round | plugin peak RSS growth (MB) "
              "| Orthanc CPU ms/instance, built-in | Orthanc CPU ms/instance, plugin | store ceiling / built-in |",
-             "|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|"]
     for name, r in results["operations"].items():
         if r["ratio"] is None:
-            lines.append(f"| {name} | – | – | not available | – | – | – | – |")
+            lines.append(f"| {name} | – | – | not available | – | – | – | – | – |")
         else:
-            lines.append(f"| {name} | {r['builtin_ips']} | {r['plugin_ips']} | {r['ratio']} | {r['rss_growth_mb']} "
+            lines.append(f"| {name} | {r['builtin_ips']} | {r['plugin_ips']} | {r['ratio']} "
+                         f"| {', '.join(str(x) for x in r['round_ratios'])} | {r['rss_growth_mb']} "
                          f"| {r['builtin_cpu_ms']} | {r['plugin_cpu_ms']} | {r.get('store_ceiling_ratio', '–')} |")
     lines.append("")
     if results.get("memory"):

@@ -22,7 +22,8 @@ def test_bench_smoke_mode_writes_results(tmp_path: Path) -> None:
                 "bulk_anonymize_3_studies", "split_half_series", "merge_study_back"}
     assert set(results["operations"]) == expected
     for name, numbers in results["operations"].items():
-        assert {"builtin_ips", "plugin_ips", "ratio", "rss_growth_mb", "builtin_cpu_ms", "plugin_cpu_ms"} <= set(numbers)
+        assert {"builtin_ips", "plugin_ips", "ratio", "round_ratios", "rss_growth_mb", "builtin_cpu_ms",
+                "plugin_cpu_ms"} <= set(numbers)
         assert numbers["plugin_ips"] and numbers["builtin_ips"], f"{name} did not run"
         assert ("store_ceiling_ratio" in numbers) == (not name.startswith("instance_")), name
     assert set(results["raw_store"]) == {"store_1_clients_ips", "store_4_clients_ips"}
