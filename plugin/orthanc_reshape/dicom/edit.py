@@ -5,17 +5,21 @@ so pixel data and untouched values are copied verbatim.
 """
 from __future__ import annotations
 
-from typing import Iterator, List, Tuple
+from enum import Enum
+from typing import Callable, Iterator, List, Optional, Tuple, Union
 
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 
 from .paths import ANY_ITEM, TagPath
 from .plan import EditPlan
+from .raw_sequences import RawItem, RawSequence
+from .scan import Unusual
+from .serialize import ascii_value
 from .tags import PATIENT_ID, PATIENT_NAME, SERIES_UID, SOP_CLASS_UID, SOP_UID, STUDY_UID, is_private, keyword
 from .uids import Level, UidMap
-from .values import (TEXT_VRS, dataset_encodings, element_vr, empty_value, optional_str, replace_element,
-                     set_meta_uid)
+from .values import (TEXT_VRS, dataset_encodings, element_vr, empty_value, get_element, optional_str,
+                     replace_element, set_meta_uid)
 
 REFERENCED_SOP_INSTANCE_UID = 0x00081155
 REFERENCED_FRAME_OF_REFERENCE_SEQUENCE = 0x30060010
@@ -81,35 +85,100 @@ def _items(ds: Dataset, path: TagPath) -> Iterator[Dataset]:
     return iter(current)
 
 
+class _Rule(Enum):
+    """What the anonymization's visitor does with an element besides remapping its value."""
+
+    DELETE = "delete"
+    EMPTY = "empty"    # a text value emptied
+    ENTER = "enter"    # a sequence: its items are visited
+
+
+def _rule(plan: EditPlan, parents: Parents, tag: int, vr_of: Callable[[], str],
+          removes_private: Callable[[], bool]) -> Tuple[Union[_Rule, Level, None], Optional[str]]:
+    """(what to do with element `tag`, its VR): a _Rule, a Level (its text value is remapped through the UID map
+    at that level) or None (left alone). Nested rules apply in sequence items (`parents` not empty); a kept path
+    protects the element and its whole subtree. The VR is read (`vr_of`) only past the kept paths."""
+    if plan.keep_paths and plan.is_kept_path(parents, tag):
+        return None, None
+    vr = vr_of()
+    if parents:
+        if is_private(tag) and removes_private():
+            return _Rule.DELETE, vr
+        if tag in plan.remove or plan.in_removed_range(tag):
+            return _Rule.DELETE, vr
+        if tag in plan.clear:
+            return (_Rule.EMPTY if vr in TEXT_VRS else _Rule.DELETE), vr
+    if vr == "SQ":
+        return _Rule.ENTER, vr
+    level = _remap_level(parents, tag, plan) if parents else _top_level_remap(tag, plan)
+    return (level if level is not None and vr in TEXT_VRS else None), vr
+
+
 def _visit(ds: Dataset, parents: Parents, plan: EditPlan, uid_map: UidMap) -> None:
-    """The relationship visitor of anonymization: nested rules, and UID remapping at every depth."""
-    nested = bool(parents)
+    """The relationship visitor of anonymization: nested rules, and UID remapping at every depth. A top-level
+    sequence still as read is visited on its bytes (_visit_raw) when their walk can vouch for them."""
     for tag in list(ds.keys()):
-        if plan.keep_paths and plan.is_kept_path(parents, tag):
-            continue  # a kept path protects the element and its whole subtree
-        vr = element_vr(ds, tag)
-        if nested:
-            if is_private(tag) and plan.removes_private(ds, tag):
-                del ds[tag]
-                continue
-            if tag in plan.remove or plan.in_removed_range(tag):
-                del ds[tag]
-                continue
-            if tag in plan.clear:
-                if vr in TEXT_VRS:
-                    ds[tag] = DataElement(tag, vr, None)
-                else:
-                    del ds[tag]
-                continue
-        if vr == "SQ":
-            for index, item in enumerate(ds[tag].value or []):
-                _visit(item, parents + ((tag, index),), plan, uid_map)
-            continue
-        level = _remap_level(parents, tag, plan) if nested else _top_level_remap(tag, plan)
-        if level is not None and vr in TEXT_VRS:
+        rule, vr = _rule(plan, parents, tag, lambda: element_vr(ds, tag), lambda: plan.removes_private(ds, tag))
+        if rule is _Rule.DELETE:
+            del ds[tag]
+        elif rule is _Rule.EMPTY:
+            ds[tag] = DataElement(tag, vr, None)
+        elif rule is _Rule.ENTER:
+            if parents or not _visit_raw_sequence(ds, tag, plan, uid_map):
+                for index, item in enumerate(ds[tag].value or []):
+                    _visit(item, parents + ((tag, index),), plan, uid_map)
+        elif rule is not None:
             original = optional_str(ds, tag)
             if original is not None:
-                replace_element(ds, tag, uid_map.map(level, original), "", plan.private_creator)
+                replace_element(ds, tag, uid_map.map(rule, original), "", plan.private_creator)
+
+
+def _visit_raw_sequence(ds: Dataset, tag: int, plan: EditPlan, uid_map: UidMap) -> bool:
+    """_visit of the items of top-level sequence `tag` on the bytes it was read from (raw_sequences.py), its
+    element replaced by the bytes they become; False when the parsed path must do it (the sequence is no longer
+    as read, its walk declines it, a value needs pydicom's conversion, or private elements must be told apart
+    by their creator). Both ways write the same bytes (tests/unit/test_edit_raw.py)."""
+    element = get_element(ds, tag)
+    if not isinstance(element, RawDataElement) or plan.retain_private is not None:
+        return False
+    tree = RawSequence.parse(element)
+    if tree is None:
+        return False
+    try:
+        for index, item in enumerate(tree.items):
+            _visit_raw(tree, item, ((tag, index),), plan, uid_map)
+    except Unusual:
+        return False  # nothing was written: the parsed path starts again (the UID map gives the same values)
+    rewritten = tree.encode()
+    if rewritten is not None:
+        ds[tag] = rewritten
+    return True
+
+
+def _visit_raw(tree: RawSequence, item: RawItem, parents: Parents, plan: EditPlan, uid_map: UidMap) -> None:
+    """_visit of one raw sequence item, with the same rules (_rule); raises Unusual for a value it cannot
+    encode as the parsed path would (only ASCII text of the string VRs the writer encodes itself)."""
+    for node in item.elements:
+        # retain_private is None here (_visit_raw_sequence): whether a private element goes needs no creator
+        rule, vr = _rule(plan, parents, node.tag, lambda: node.vr, lambda: plan.remove_private)
+        if rule is _Rule.DELETE:
+            node.delete()
+        elif rule is _Rule.EMPTY:
+            node.set_value(b"")
+        elif rule is _Rule.ENTER:
+            for index, sub_item in enumerate(node.items or ()):
+                _visit_raw(tree, sub_item, parents + ((node.tag, index),), plan, uid_map)
+        elif rule is not None:
+            original = tree.text(node)
+            value = None if original is None or vr in _CONVERTED_TEXT_VRS else \
+                ascii_value(vr, uid_map.map(rule, original))
+            if value is None:
+                raise Unusual()
+            node.set_value(value)
+
+
+# Text VRs whose values pydicom encodes (person names, numbers): the raw visitor leaves them to the parsed path
+_CONVERTED_TEXT_VRS = frozenset(("PN", "DS", "IS"))
 
 
 def _top_level_remap(tag: int, plan: EditPlan):

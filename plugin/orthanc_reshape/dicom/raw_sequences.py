@@ -1,5 +1,6 @@
-"""A sequence element still as read (raw bytes), as a small tree of items whose UI values can be read and
-changed without pydicom datasets, then encoded back.
+"""A sequence element still as read (raw bytes), as a small tree of items whose values can be read, changed
+or deleted without pydicom datasets, then encoded back: the references a split or merge rewrites
+(relocation.py), the nested rules of an anonymization (edit.py).
 
 Parsing a sequence with pydicom builds a Dataset per item and converts every value it is asked for: for
 the few references a split rewrites in an MR image, that costs more than the rest of the move. This walk
@@ -25,17 +26,29 @@ from .values import decode_text
 
 
 class RawNode:
-    """One element of an item: a sequence (`items`), a UI value (`values`, padding stripped) or anything else."""
+    """One element of an item: a sequence (`items`), a UI value (`values`, padding stripped) or anything else;
+    its VR as the writer writes it, where its value starts, and what an edit did to it (`set_values` of a UI
+    value, `set_value` of any value's bytes, `delete`)."""
 
-    __slots__ = ("tag", "start", "end", "undefined", "items", "values", "changed")
+    __slots__ = ("tag", "vr", "start", "value_start", "end", "undefined", "items", "values", "changed", "new_value",
+                 "deleted")
 
-    def __init__(self, tag: int, start: int, end: int, undefined: bool = False,
+    def __init__(self, tag: int, vr: str, start: int, value_start: int, end: int, undefined: bool = False,
                  items: Optional[List["RawItem"]] = None, values: Optional[List[str]] = None) -> None:
-        self.tag, self.start, self.end, self.undefined = tag, start, end, undefined
+        self.tag, self.vr, self.start, self.value_start, self.end, self.undefined = tag, vr, start, value_start, end, undefined
         self.items, self.values, self.changed = items, values, False
+        self.new_value: Optional[bytes] = None
+        self.deleted = False
 
     def set_values(self, values: List[str]) -> None:
         self.values, self.changed = values, True
+
+    def set_value(self, value: bytes) -> None:
+        """The new bytes of the value (b"": emptied), written with this node's VR."""
+        self.new_value = value
+
+    def delete(self) -> None:
+        self.deleted = True
 
 
 class RawItem:
@@ -64,6 +77,11 @@ class RawSequence:
         except (Unusual, struct.error):
             return None
         return cls(element, walker, items)
+
+    def text(self, node: RawNode) -> Optional[str]:
+        """The value of a node as `values.optional_str` reads it (padding stripped, several values joined by
+        backslashes); None when only pydicom's conversion can tell (not ASCII, no rule for its VR)."""
+        return decode_text(self.walker.data[node.value_start:node.end], node.vr)
 
     def uids(self) -> Set[str]:
         """Every UI value at any depth (each value of a multi-valued one, padding stripped)."""
@@ -109,6 +127,13 @@ class RawSequence:
         parts: List[bytes] = []
         changed = False
         for node in nodes:
+            if node.deleted:
+                changed = True
+                continue
+            if node.new_value is not None:
+                parts += [encoding.header(node.tag, node.vr, len(node.new_value)), node.new_value]
+                changed = True
+                continue
             if node.items is not None:
                 value = self._items(node.items)
                 if value is None:
@@ -171,28 +196,29 @@ def _parse_elements(walker: Walker, pos: int, end: Optional[int]) -> Tuple[List[
             if vr != "SQ":
                 raise Unusual()
             items, pos = _parse_items(walker, value, None)
-            nodes.append(RawNode(tag, start, pos, undefined=True, items=items))
+            nodes.append(RawNode(tag, vr, start, value, pos, undefined=True, items=items))
             continue
         pos = value + length
         if pos > len(data) or (end is not None and pos > end):
             raise Unusual()
         if vr == "SQ":
-            nodes.append(RawNode(tag, start, pos, items=_parse_items(walker, value, pos)[0]))
+            nodes.append(RawNode(tag, vr, start, value, pos, items=_parse_items(walker, value, pos)[0]))
         elif vr == "UI":
-            nodes.append(RawNode(tag, start, pos, values=_ui_values(data[value:pos])))
+            nodes.append(RawNode(tag, vr, start, value, pos, values=_ui_values(data[value:pos])))
         else:
-            nodes.append(RawNode(tag, start, pos))
+            nodes.append(RawNode(tag, vr, start, value, pos))
     if pos != end:
         raise Unusual()
     return nodes, pos
 
 
 def _known_vr(tag: int) -> str:
-    """The VR of an implicit-VR element, from the dictionary (a private one would need its creator: declined)."""
+    """The VR of an implicit-VR element, from the dictionary, the first of several as values.element_vr takes it
+    (a private one would need its creator: declined)."""
     if tag >> 16 & 1:
         raise Unusual()
     try:
-        return dictionary_VR(tag)
+        return dictionary_VR(tag).split(" or ")[0]
     except KeyError:
         raise Unusual() from None
 

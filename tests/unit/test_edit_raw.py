@@ -1,0 +1,120 @@
+"""The anonymization's visitor on the bytes of a sequence (edit._visit_raw) writes what the visitor on parsed
+items writes, byte for byte, for every test file and every kind of anonymization; and it is really taken."""
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian
+
+from dicom_files import PYDICOM_FILE_DIRS, make_ct_series, to_bytes
+from orthanc_reshape.config import parse_config
+from orthanc_reshape.dicom import edit
+from orthanc_reshape.dicom.files import read_dataset, write_dataset
+from orthanc_reshape.dicom.scan import fast_read
+from orthanc_reshape.dicom.uids import UidMap
+from orthanc_reshape.errors import ReshapeError
+from orthanc_reshape.requests import parse_edit_request
+from support import encoded_variants
+
+CONFIG = parse_config({"Reshape": {"Pseudonymization": {"Projects": {"default": {"Key": "k" * 32}}}}})
+
+
+def _nested_private() -> dict:
+    """A CT whose first referenced image item holds private blocks: one with a safe private attribute
+    (ELSCINT1 (00E1,xx21), Annex E) and one that is not, in both explicit byte orders."""
+    ds = make_ct_series(2, rows=16, columns=16)[0]
+    item = ds.ReferencedImageSequence[0]
+    item.add_new(0x00E10010, "LO", "ELSCINT1")
+    item.add_new(0x00E11021, "DS", "12.5")
+    item.add_new(0x00E11022, "LO", "not safe")
+    item.add_new(0x00090010, "LO", "ACME 1.0")
+    item.add_new(0x00091001, "LO", "secret")
+    return {f"ct-nested-private-{name}": to_bytes(ds, syntax)
+            for name, syntax in (("explicit", ExplicitVRLittleEndian), ("big", ExplicitVRBigEndian))}
+
+
+FILES = dict(encoded_variants(), **_nested_private(),
+             **{p.name: p.read_bytes() for folder in PYDICOM_FILE_DIRS for p in sorted(folder.glob("*.dcm"))})
+
+ANONYMIZATIONS = {
+    "2023b": {},
+    "2008": {"DicomVersion": "2008"},
+    "keep-private": {"KeepPrivateTags": True},
+    "kept-paths": {"Keep": ["ReferencedImageSequence", "SourceImageSequence[0].ReferencedSOPInstanceUID",
+                            "StudyDescription"]},
+    "paths": {"Replace": {"ReferencedImageSequence[*].ReferencedSOPInstanceUID": "1.2.3",
+                          "ROIContourSequence[0].ROIDisplayColor": "1\\2\\3"},
+              "Remove": ["RequestAttributesSequence[0].StudyInstanceUID", "ContentSequence[*].ValueType"]},
+    "options": {"DicomVersion": "2026a", "Options": ["RetainSafePrivate", "RetainUIDs"]},
+    "pseudonyms": {"Pseudonymize": True},
+    "shifted-dates": {"ShiftDates": True},
+}
+
+
+def _uid_map() -> UidMap:
+    """A UID map whose values depend on the original only, so that two runs give the same file."""
+    return UidMap(lambda level, original: "2.25." + str(int(hashlib.sha1(f"{level}{original}".encode()).hexdigest(), 16)
+                                                          % 10**30))
+
+
+def _anonymized(data: bytes, body: dict) -> tuple:
+    """(the anonymized file or None, the error it raised or None)."""
+    request = parse_edit_request(body, True, CONFIG)
+    plan = request.plan("1.12.4", patient_name=lambda: "Anonymized1")
+    try:
+        ds = read_dataset(data)
+        request.deidentification.apply(ds, plan, _uid_map())
+        return write_dataset(ds), None
+    except ReshapeError as error:
+        return None, (error.kind, error.details, error.field)
+    except Exception as error:  # pydicom's, on a file it cannot write back
+        return None, (type(error), str(error))
+
+
+NAMES = [name for name in FILES if fast_read(FILES[name]) is not None]
+
+
+@pytest.mark.parametrize("body", sorted(ANONYMIZATIONS))
+@pytest.mark.parametrize("name", NAMES)
+def test_the_raw_visitor_writes_what_the_parsed_one_writes(name, body, monkeypatch) -> None:
+    raw = _anonymized(FILES[name], ANONYMIZATIONS[body])
+    monkeypatch.setattr(edit, "_visit_raw_sequence", lambda *args: False)
+    assert raw == _anonymized(FILES[name], ANONYMIZATIONS[body])
+
+
+def test_the_raw_visitor_is_taken_for_most_sequences(monkeypatch) -> None:
+    """The comparison above means something only if the raw visitor runs: it must take most top-level
+    sequences of the test files (declining the unusual ones)."""
+    outcomes = []
+    visit = edit._visit_raw_sequence
+
+    def counted(*args):
+        outcomes.append(visit(*args))
+        return outcomes[-1]
+    monkeypatch.setattr(edit, "_visit_raw_sequence", counted)
+    for name in NAMES:
+        _anonymized(FILES[name], {})
+    assert sum(outcomes) > 0.8 * len(outcomes) and sum(outcomes) > 100, (sum(outcomes), len(outcomes))
+
+
+def test_a_value_only_pydicom_can_decode_falls_back_to_the_parsed_visitor(monkeypatch) -> None:
+    """A nested UID that is not ASCII cannot be read from its bytes: after the walk has begun, the sequence goes
+    the parsed way, and the file is the parsed visitor's."""
+    data = FILES["ct-explicit"]
+    sequence = data.find(b"\x08\x00\x40\x11SQ")  # ReferencedImageSequence, explicit little endian
+    position = data.find(b"\x08\x00\x55\x11UI", sequence) + 8  # its ReferencedSOPInstanceUID's value
+    assert sequence > 0 and position > sequence
+    changed = data[:position] + b"\xe9" + data[position + 1:]
+    outcomes = []
+    visit = edit._visit_raw_sequence
+
+    def counted(ds, tag, *args):
+        outcomes.append((tag, visit(ds, tag, *args)))
+        return outcomes[-1][1]
+    monkeypatch.setattr(edit, "_visit_raw_sequence", counted)
+    raw = _anonymized(changed, {})
+    assert (0x00081140, False) in outcomes and raw[0] is not None
+    monkeypatch.setattr(edit, "_visit_raw_sequence", lambda *args: False)
+    assert raw == _anonymized(changed, {})
