@@ -35,7 +35,8 @@ class RawNode:
 
     def __init__(self, tag: int, vr: str, start: int, value_start: int, end: int, undefined: bool = False,
                  items: Optional[List["RawItem"]] = None, values: Optional[List[str]] = None) -> None:
-        self.tag, self.vr, self.start, self.value_start, self.end, self.undefined = tag, vr, start, value_start, end, undefined
+        self.tag, self.vr, self.undefined = tag, vr, undefined
+        self.start, self.value_start, self.end = start, value_start, end
         self.items, self.values, self.changed = items, values, False
         self.new_value: Optional[bytes] = None
         self.deleted = False
