@@ -118,3 +118,13 @@ def test_a_value_only_pydicom_can_decode_falls_back_to_the_parsed_visitor(monkey
     assert (0x00081140, False) in outcomes and raw[0] is not None
     monkeypatch.setattr(edit, "_visit_raw_sequence", lambda *args: False)
     assert raw == _anonymized(changed, {})
+
+
+@pytest.mark.parametrize("body", [{"Pseudonymize": True}, {"ShiftDates": True}])
+def test_pseudonyms_and_date_shifts_parse_sequences_once(body, monkeypatch) -> None:
+    """Their own walks parse every sequence after the anonymization's visitor: visiting the bytes first would
+    cost an encoding and a parse more."""
+    calls = []
+    monkeypatch.setattr(edit, "_visit_raw_sequence", lambda *args: calls.append(args) or False)
+    _anonymized(FILES["ct-explicit"], body)
+    assert calls == []

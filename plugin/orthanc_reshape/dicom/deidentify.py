@@ -79,7 +79,8 @@ class Deidentification:
         original_name = strip_value(optional_str(ds, PATIENT_NAME) or "")
         original_accession = strip_value(optional_str(ds, ACCESSION_NUMBER) or "")
         recorder = RecordingUidMap(uid_map)
-        apply_plan(ds, plan, recorder)  # type: ignore[arg-type]  (duck-typed UidMap)
+        # the pseudonyms' and the date shift's walks parse every sequence: no visit of their bytes before them
+        apply_plan(ds, plan, recorder, raw_sequences=False)  # type: ignore[arg-type]  (duck-typed UidMap)
         record: Dict[str, Any] = {}
         if self.pseudonymize:
             record["Project"] = self.keyed.project

@@ -30,8 +30,10 @@ _META_OF = {SOP_UID: 0x00020003, SOP_CLASS_UID: 0x00020002}  # MediaStorageSOPIn
 Parents = Tuple[Tuple[int, int], ...]
 
 
-def apply_plan(ds: Dataset, plan: EditPlan, uid_map: UidMap) -> None:
-    """Modify `ds` in place according to `plan`, generating new identifiers through `uid_map`."""
+def apply_plan(ds: Dataset, plan: EditPlan, uid_map: UidMap, raw_sequences: bool = True) -> None:
+    """Modify `ds` in place according to `plan`, generating new identifiers through `uid_map`. `raw_sequences`:
+    the anonymization may visit sequences on their bytes (False when the caller parses them afterwards anyway,
+    which would then cost an encoding and a parse more)."""
     if plan.is_anonymization:  # (1) user-forced UIDs also rewrite the references to the old ones
         for tag, level in _MAIN_UID_LEVELS.items():
             if tag in plan.replace and isinstance(plan.replace[tag][0], str):
@@ -50,7 +52,7 @@ def apply_plan(ds: Dataset, plan: EditPlan, uid_map: UidMap) -> None:
         if plan.level <= level and tag not in plan.replace and tag not in plan.keep:
             _replace(ds, tag, uid_map.map(level, optional_str(ds, tag) or ""), keyword(tag), plan.private_creator)
     if plan.is_anonymization:  # (7)
-        _visit(ds, (), plan, uid_map)
+        _visit(ds, (), plan, uid_map, raw_sequences)
     for path in plan.path_removes:  # (8)
         for item in _items(ds, path):
             if path.tag in item:
@@ -114,9 +116,10 @@ def _rule(plan: EditPlan, parents: Parents, tag: int, vr_of: Callable[[], str],
     return (level if level is not None and vr in TEXT_VRS else None), vr
 
 
-def _visit(ds: Dataset, parents: Parents, plan: EditPlan, uid_map: UidMap) -> None:
-    """The relationship visitor of anonymization: nested rules, and UID remapping at every depth. A top-level
-    sequence still as read is visited on its bytes (_visit_raw) when their walk can vouch for them."""
+def _visit(ds: Dataset, parents: Parents, plan: EditPlan, uid_map: UidMap, raw_sequences: bool = False) -> None:
+    """The relationship visitor of anonymization: nested rules, and UID remapping at every depth. With
+    `raw_sequences`, a top-level sequence still as read is visited on its bytes (_visit_raw) when their walk can
+    vouch for them."""
     for tag in list(ds.keys()):
         rule, vr = _rule(plan, parents, tag, lambda: element_vr(ds, tag), lambda: plan.removes_private(ds, tag))
         if rule is _Rule.DELETE:
@@ -124,7 +127,7 @@ def _visit(ds: Dataset, parents: Parents, plan: EditPlan, uid_map: UidMap) -> No
         elif rule is _Rule.EMPTY:
             ds[tag] = DataElement(tag, vr, None)
         elif rule is _Rule.ENTER:
-            if parents or not _visit_raw_sequence(ds, tag, plan, uid_map):
+            if not raw_sequences or not _visit_raw_sequence(ds, tag, plan, uid_map):
                 for index, item in enumerate(ds[tag].value or []):
                     _visit(item, parents + ((tag, index),), plan, uid_map)
         elif rule is not None:
