@@ -128,3 +128,17 @@ def test_pseudonyms_and_date_shifts_parse_sequences_once(body, monkeypatch) -> N
     monkeypatch.setattr(edit, "_visit_raw_sequence", lambda *args: calls.append(args) or False)
     _anonymized(FILES["ct-explicit"], body)
     assert calls == []
+
+
+def test_a_sequence_a_path_enters_is_visited_parsed_and_the_others_raw(monkeypatch) -> None:
+    """Step 8 (path removals and replacements) parses the sequence a path enters: its bytes are not visited
+    first; the other sequences still are."""
+    outcomes = []
+    visit = edit._visit_raw_sequence
+
+    def counted(ds, tag, *args):
+        outcomes.append((tag, visit(ds, tag, *args)))
+        return outcomes[-1][1]
+    monkeypatch.setattr(edit, "_visit_raw_sequence", counted)
+    _anonymized(FILES["ct-explicit"], ANONYMIZATIONS["paths"])
+    assert (0x00081140, False) in outcomes and any(taken for _, taken in outcomes), outcomes

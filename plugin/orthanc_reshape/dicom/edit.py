@@ -139,10 +139,11 @@ def _visit(ds: Dataset, parents: Parents, plan: EditPlan, uid_map: UidMap, raw_s
 def _visit_raw_sequence(ds: Dataset, tag: int, plan: EditPlan, uid_map: UidMap) -> bool:
     """_visit of the items of top-level sequence `tag` on the bytes it was read from (raw_sequences.py), its
     element replaced by the bytes they become; False when the parsed path must do it (the sequence is no longer
-    as read, its walk declines it, a value needs pydicom's conversion, or private elements must be told apart
-    by their creator). Both ways write the same bytes (tests/unit/test_edit_raw.py)."""
+    as read, its walk declines it, a value needs pydicom's conversion, private elements must be told apart
+    by their creator, or a path of the plan enters it). Both ways write the same bytes
+    (tests/unit/test_edit_raw.py)."""
     element = get_element(ds, tag)
-    if not isinstance(element, RawDataElement) or plan.retain_private is not None:
+    if not isinstance(element, RawDataElement) or plan.retain_private is not None or tag in _path_starts(plan):
         return False
     tree = RawSequence.parse(element)
     if tree is None:
@@ -156,6 +157,11 @@ def _visit_raw_sequence(ds: Dataset, tag: int, plan: EditPlan, uid_map: UidMap) 
     if rewritten is not None:
         ds[tag] = rewritten
     return True
+
+
+def _path_starts(plan: EditPlan) -> set:
+    """The top-level sequences the plan's path removals and replacements enter (step 8 parses them anyway)."""
+    return {path.prefix[0][0] for path in (*plan.path_removes, *(path for path, _, _ in plan.path_replaces))}
 
 
 def _visit_raw(tree: RawSequence, item: RawItem, parents: Parents, plan: EditPlan, uid_map: UidMap) -> None:
