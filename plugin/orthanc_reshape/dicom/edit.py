@@ -179,15 +179,10 @@ def _visit_raw(tree: RawSequence, item: RawItem, parents: Parents, plan: EditPla
                 _visit_raw(tree, sub_item, parents + ((node.tag, index),), plan, uid_map)
         elif rule is not None:
             original = tree.text(node)
-            value = None if original is None or vr in _CONVERTED_TEXT_VRS else \
-                ascii_value(vr, uid_map.map(rule, original))
-            if value is None:
+            value = None if original is None else ascii_value(vr, uid_map.map(rule, original))
+            if value is None:  # not ASCII, or a VR pydicom encodes (PN, DS, IS): ascii_value declines it
                 raise Unusual()
             node.set_value(value)
-
-
-# Text VRs whose values pydicom encodes (person names, numbers): the raw visitor leaves them to the parsed path
-_CONVERTED_TEXT_VRS = frozenset(("PN", "DS", "IS"))
 
 
 def _top_level_remap(tag: int, plan: EditPlan):
