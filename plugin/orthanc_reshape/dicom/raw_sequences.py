@@ -16,11 +16,11 @@ from __future__ import annotations
 import struct
 from typing import List, Optional, Set, Tuple
 
-from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import RawDataElement
 
 from .scan import ITEM, ITEM_END, LONG_LENGTH_VRS, SEQUENCE_END, UNDEFINED_LENGTH, Unusual, Walker
 from .serialize import Encoding, ascii_value
+from .tags import dictionary_vr
 from .uids import strip_value
 from .values import decode_text
 
@@ -216,12 +216,10 @@ def _parse_elements(walker: Walker, pos: int, end: Optional[int]) -> Tuple[List[
 def _known_vr(tag: int) -> str:
     """The VR of an implicit-VR element, from the dictionary, the first of several as values.element_vr takes it
     (a private one would need its creator: declined)."""
-    if tag >> 16 & 1:
+    vr = None if tag >> 16 & 1 else dictionary_vr(tag)
+    if vr is None:
         raise Unusual()
-    try:
-        return dictionary_VR(tag).split(" or ")[0]
-    except KeyError:
-        raise Unusual() from None
+    return vr
 
 
 def _ui_values(raw: bytes) -> List[str]:
