@@ -9,7 +9,7 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
 from .tags import PATIENT_ID, SERIES_UID, SOP_UID, STUDY_UID
-from .values import raw_text
+from .values import get_element, raw_text
 
 
 def _hash(*parts: str) -> str:
@@ -50,9 +50,9 @@ def _raw_hashed_value(element: RawDataElement) -> Optional[str]:
 
 
 def _hashed_value(ds: Dataset, tag: int) -> str:
-    if tag not in ds:
+    element = get_element(ds, tag)
+    if element is None:
         return ""
-    element = ds.get_item(tag)
     text = _raw_hashed_value(element) if isinstance(element, RawDataElement) else None
     if text is not None:
         return text
