@@ -6,6 +6,10 @@ operation the two are run interleaved, ROUNDS times, and the median instances/s 
 the ratio plugin/built-in, each round's ratio (the pair measured back to back) and the growth of Orthanc's peak RSS during the plugin's runs (the plugin
 lives inside Orthanc's process). Results go to bench/results.json and a Markdown table is printed.
 
+The single-instance downloads run twice: 100 calls on one instance (after the first call, the built-in answers
+from Orthanc's cache of parsed files), and once on each of 100 instances stored just before and read by
+nobody yet ("_cold": what a client downloading a study's files meets).
+
 Environment: BENCH_SMALL=1 (a few small instances, one round: the smoke mode run by the test suite),
 BENCH_INSTANCES (CT study size, default 300), BENCH_ROWS (default 512), BENCH_ROUNDS (default 5),
 BENCH_CALLS (single-instance calls, default 100), BENCH_MEMORY_INSTANCES (size of the small-instance study
@@ -24,11 +28,15 @@ import sys
 import tempfile
 import threading
 import time
+from io import BytesIO
 from pathlib import Path
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
+
+import pydicom  # noqa: E402
+from pydicom.uid import generate_uid  # noqa: E402
 
 from dicom_files import make_ct_series, make_study, to_bytes  # noqa: E402
 from orthanc_server import OrthancServer  # noqa: E402
@@ -133,6 +141,13 @@ def make_data(config: Dict[str, int]) -> Dict[str, List[bytes]]:
 
 # -- operations -----------------------------------------------------------------------------------
 
+class Operation(NamedTuple):
+    count: int                        # instances per run
+    run: Callable[[str], object]      # runs the operation once, given the prefix of the side ("" or MOUNT)
+    groups: tuple = ()                # the data groups whose files it stores: their raw store rate is its ceiling
+    prepare: Optional[Callable[[], None]] = None  # before each timed run, not timed
+
+
 class Bench:
     def __init__(self, server: OrthancServer, data: Dict[str, List[bytes]], config: Dict[str, int]) -> None:
         self.server = server
@@ -145,6 +160,8 @@ class Bench:
         self.mr_study = answers["mr"][0]["ParentStudy"]
         self.extra_studies = sorted({a["ParentStudy"] for a in answers["extra"]})
         self.instance = answers["ct"][0]["ID"]
+        self.template = pydicom.dcmread(BytesIO(data["ct"][0]))
+        self.fresh: List[str] = []
         self.ct_series = sorted({a["ParentSeries"] for a in answers["ct"]})
         self.mr_series = sorted({a["ParentSeries"] for a in answers["mr"]})
         self.counts = {name: len(files) for name, files in data.items()}
@@ -161,35 +178,51 @@ class Bench:
         for instance in set(self.server.instances()) - self.sources:
             self.server.delete(f"/instances/{instance}")
 
-    def operations(self) -> Dict[str, tuple]:
-        """name -> (instance count, function(prefix) running the operation once, the data groups whose files
-        it stores: their raw store rate is its ceiling)."""
+    def store_fresh(self, count: int) -> None:
+        """Store `count` copies of the single-instance file under new SOP Instance UIDs (so new Orthanc IDs) that
+        nothing has read yet: neither Orthanc's caches nor the plugin have seen them. `cleanup` deletes them."""
+        files = []
+        for _ in range(count):
+            self.template.SOPInstanceUID = generate_uid()
+            files.append(to_bytes(self.template))
+        self.fresh = [answer["ID"] for answer in upload_parallel(self.server, files)]
+
+    def operations(self) -> Dict[str, Operation]:
+        """name -> the operation (what it runs, on how many instances, its store ceiling's data groups)."""
         s, calls = self.server, self.config["calls"]
         single = lambda action, body: lambda prefix: [check(s.post(f"{prefix}/instances/{self.instance}/{action}", body))
                                                       for _ in range(calls)]
+        cold = lambda action, body: lambda prefix: [check(s.post(f"{prefix}/instances/{instance}/{action}", body))
+                                                    for instance in self.fresh]
+        anonymize, modify = {"DicomVersion": "2021b"}, {"Replace": {"PatientName": "Bench"}}
+        prepare_fresh = lambda: self.store_fresh(calls)
         return {
-            "instance_anonymize": (calls, single("anonymize", {"DicomVersion": "2021b"}), ()),
-            "instance_modify": (calls, single("modify", {"Replace": {"PatientName": "Bench"}}), ()),
-            "study_modify": (self.counts["ct"], lambda p: check(s.post(
+            "instance_anonymize": Operation(calls, single("anonymize", anonymize)),
+            "instance_modify": Operation(calls, single("modify", modify)),
+            "instance_anonymize_cold": Operation(calls, cold("anonymize", anonymize), prepare=prepare_fresh),
+            "instance_modify_cold": Operation(calls, cold("modify", modify), prepare=prepare_fresh),
+            "study_modify": Operation(self.counts["ct"], lambda p: check(s.post(
                 f"{p}/studies/{self.ct_study}/modify", {"Replace": {"StudyDescription": "Bench"}})), ("ct",)),
-            "study_anonymize": (self.counts["ct"], lambda p: check(s.post(
-                f"{p}/studies/{self.ct_study}/anonymize", {"DicomVersion": "2021b"})), ("ct",)),
-            "study_anonymize_job": (self.counts["ct"], lambda p: as_job(
-                s, p, f"/studies/{self.ct_study}/anonymize", {"DicomVersion": "2021b"}), ("ct",)),
-            "bulk_anonymize_3_studies": (self.counts["mr"] + self.counts["extra"], lambda p: check(s.post(
+            "study_anonymize": Operation(self.counts["ct"], lambda p: check(s.post(
+                f"{p}/studies/{self.ct_study}/anonymize", anonymize)), ("ct",)),
+            "study_anonymize_job": Operation(self.counts["ct"], lambda p: as_job(
+                s, p, f"/studies/{self.ct_study}/anonymize", anonymize), ("ct",)),
+            "bulk_anonymize_3_studies": Operation(self.counts["mr"] + self.counts["extra"], lambda p: check(s.post(
                 f"{p}/tools/bulk-anonymize", {"Resources": [self.mr_study] + self.extra_studies,
                                               "DicomVersion": "2021b"})), ("mr", "extra")),
-            "split_half_series": (self.counts["mr"] // 2, lambda p: check(s.post(
+            "split_half_series": Operation(self.counts["mr"] // 2, lambda p: check(s.post(
                 f"{p}/studies/{self.mr_study}/split", {"Series": self.mr_series[:2], "KeepSource": True})), ("mr",)),
-            "merge_study_back": (self.counts["split"], lambda p: check(s.post(
+            "merge_study_back": Operation(self.counts["split"], lambda p: check(s.post(
                 f"{p}/studies/{self.mr_study}/merge", {"Resources": [self.split_study], "KeepSource": True})),
                 ("mr",)),
         }
 
-    def available(self, name: str, run: Callable[[str], None]) -> bool:
+    def available(self, name: str, operation: Operation) -> bool:
         """False when the plugin does not (yet) serve this route: it is then reported as missing."""
         try:
-            run(MOUNT)
+            if operation.prepare:
+                operation.prepare()
+            operation.run(MOUNT)
         except RuntimeError as error:
             print(f"  {name}: plugin route unavailable ({str(error)[:120]})", flush=True)
             return False
@@ -220,8 +253,8 @@ def run_bench() -> dict:
         version = server.get_json("/system")["Version"]
         results: Dict[str, dict] = {}
         operations = bench.operations()
-        for name, (count, run, _) in operations.items():
-            if not bench.available(name, run):
+        for name, operation in operations.items():
+            if not bench.available(name, operation):
                 results[name] = {"builtin_ips": None, "plugin_ips": None, "ratio": None, "rss_growth_mb": None}
                 continue
             rates: Dict[str, List[float]] = {"builtin": [], "plugin": []}
@@ -229,9 +262,11 @@ def run_bench() -> dict:
             growth = []
             for _ in range(config["rounds"]):
                 for side, prefix in (("builtin", ""), ("plugin", MOUNT)):
-                    seconds, grown, used = timed(server, lambda: run(prefix))
-                    rates[side].append(count / seconds)
-                    cpu[side].append(used / count * 1000)
+                    if operation.prepare:
+                        operation.prepare()
+                    seconds, grown, used = timed(server, lambda: operation.run(prefix))
+                    rates[side].append(operation.count / seconds)
+                    cpu[side].append(used / operation.count * 1000)
                     if side == "plugin":
                         growth.append(grown)
                     bench.cleanup()
@@ -247,7 +282,8 @@ def run_bench() -> dict:
         # each stored-result operation, the raw store rate of its own files over the built-in's rate
         ceiling = {f"store_{clients}_clients_ips": round(bench.raw_store(("ct",), clients), 1) for clients in (1, 4)}
         rates_by_groups: Dict[tuple, float] = {("ct",): ceiling["store_4_clients_ips"]}
-        for name, (_, _, groups) in operations.items():
+        for name, operation in operations.items():
+            groups = operation.groups
             if groups and results[name]["builtin_ips"]:
                 if groups not in rates_by_groups:
                     rates_by_groups[groups] = bench.raw_store(groups, 4)

@@ -18,8 +18,9 @@ def test_bench_smoke_mode_writes_results(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stdout + run.stderr
     results = json.loads(out.read_text())
     assert results["orthanc"]
-    expected = {"instance_anonymize", "instance_modify", "study_modify", "study_anonymize", "study_anonymize_job",
-                "bulk_anonymize_3_studies", "split_half_series", "merge_study_back"}
+    expected = {"instance_anonymize", "instance_modify", "instance_anonymize_cold", "instance_modify_cold",
+                "study_modify", "study_anonymize", "study_anonymize_job", "bulk_anonymize_3_studies",
+                "split_half_series", "merge_study_back"}
     assert set(results["operations"]) == expected
     for name, numbers in results["operations"].items():
         assert {"builtin_ips", "plugin_ips", "ratio", "round_ratios", "rss_growth_mb", "builtin_cpu_ms",
