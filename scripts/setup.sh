@@ -10,8 +10,10 @@ need_pkgs=()
 # two-node test (tests/integration/test_postgresql_nodes.py, which is skipped, saying why, without them).
 optional_pkgs=()
 [ "${RESHAPE_POSTGRESQL:-0}" = 1 ] && optional_pkgs=(postgresql orthanc-postgresql)
-installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-available() { apt-cache policy "$1" 2>/dev/null | grep -q "Candidate: [0-9]"; }
+# Whole outputs, not pipes into `grep -q`: with pipefail, grep quitting at its first match kills the writer
+# with SIGPIPE, and the test fails even though it matched.
+installed() { [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]; }
+available() { [[ "$(apt-cache policy "$1" 2>/dev/null)" =~ Candidate:\ [0-9] ]]; }
 for p in orthanc orthanc-python python3-venv; do
   installed "$p" || need_pkgs+=("$p")
 done
