@@ -21,21 +21,33 @@ missing_optional=()
 for p in "${optional_pkgs[@]}"; do
   installed "$p" || missing_optional+=("$p")
 done
+optional_found=()
 if [ $(( ${#need_pkgs[@]} + ${#missing_optional[@]} )) -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
+  if ! apt-get update -qq; then
+    if [ ${#need_pkgs[@]} -gt 0 ]; then echo "setup: apt-get update failed"; exit 1; fi
+    echo "setup: apt-get update failed; looking for ${missing_optional[*]} in the package lists already here"
+  fi
   # An optional package this Debian release does not have is left out (its test says it is skipped).
   for p in "${missing_optional[@]}"; do
-    if available "$p"; then need_pkgs+=("$p"); else echo "setup: $p is not available here; its tests will be skipped"; fi
+    if available "$p"; then optional_found+=("$p"); else echo "setup: $p is not available here; its tests will be skipped"; fi
   done
 fi
+
+# apt-get install, never letting a package start the system-wide Orthanc service.
+install_pkgs() {
+  echo "setup: installing Debian packages: $*"
+  local policy=/usr/sbin/policy-rc.d created=0 status=0
+  if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; created=1; fi
+  apt-get install -y -qq "$@" || status=$?
+  if [ "$created" = 1 ]; then rm -f "$policy"; fi
+  return "$status"
+}
 if [ ${#need_pkgs[@]} -gt 0 ]; then
-  echo "setup: installing Debian packages: ${need_pkgs[*]}"
-  # Never let the package start the system-wide Orthanc service.
-  policy=/usr/sbin/policy-rc.d; created_policy=0
-  if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; created_policy=1; fi
-  apt-get install -y -qq "${need_pkgs[@]}"
-  [ "$created_policy" = 1 ] && rm -f "$policy"
+  install_pkgs "${need_pkgs[@]}"
+fi
+if [ ${#optional_found[@]} -gt 0 ]; then
+  install_pkgs "${optional_found[@]}" || echo "setup: could not install ${optional_found[*]}; its tests will be skipped"
 fi
 
 stamp=.venv/.requirements.sha
