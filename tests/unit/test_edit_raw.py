@@ -6,6 +6,7 @@ import hashlib
 
 import pytest
 
+from pydicom.dataelem import RawDataElement
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian
 
 from dicom_files import PYDICOM_FILE_DIRS, make_ct_series, to_bytes
@@ -104,6 +105,18 @@ def test_the_raw_visitor_is_taken_for_most_sequences(monkeypatch) -> None:
         _anonymized(FILES[name], {})
     taken = sum(visited for _, visited in outcomes)
     assert taken > 0.8 * len(outcomes) and taken > 100, (taken, len(outcomes))
+
+
+def test_a_sequence_visited_on_its_bytes_stays_raw() -> None:
+    """A sequence whose nested values changed goes back into the dataset as a raw element, which the writer
+    copies: pydicom's __setitem__ would parse a private one (to find its creator). With KeepPrivateTags, the
+    generated CT's private sequence keeps its item, whose SOPInstanceUID is remapped."""
+    request = parse_edit_request(ANONYMIZATIONS["keep-private"], True, CONFIG)
+    ds = read_dataset(FILES["ct-explicit"])
+    own = ds.SOPInstanceUID.encode()
+    request.deidentification.apply(ds, request.plan("1.12.4", patient_name=lambda: "Anonymized1"), _uid_map())
+    private = ds._dict[0x00091010]
+    assert isinstance(private, RawDataElement) and own not in private.value
 
 
 def test_a_value_only_pydicom_can_decode_falls_back_to_the_parsed_visitor(monkeypatch) -> None:

@@ -101,6 +101,18 @@ def test_generated_references_are_rewritten_on_the_bytes(monkeypatch) -> None:
     assert _rewrite(data, moved, True, monkeypatch)[1] == _rewrite(data, moved, False, monkeypatch)[1]
 
 
+@pytest.mark.parametrize("name", ["ct-explicit", "ct-big-undefined"])
+def test_a_sequence_rewritten_on_its_bytes_stays_raw(name) -> None:
+    """A rewritten sequence goes back into the dataset as a raw element, which the writer copies: pydicom's
+    __setitem__ would parse a private one (to find its creator). The generated CT's private sequence holds the
+    image's own SOPInstanceUID."""
+    ds = read_dataset(GENERATED[name])
+    own = strip_value(ds.SOPInstanceUID)
+    assert rewrite_references(ds, MovedSet(instances={own: "2.25.1234"})) > 0
+    private = ds._dict[0x00091010]
+    assert isinstance(private, RawDataElement) and b"2.25.1234" in private.value and own.encode() not in private.value
+
+
 # --- what the walk declines: whatever the parse-and-write path would not write back as read --------------------
 
 LE = Encoding(implicit=False, little=True)

@@ -19,7 +19,7 @@ from .serialize import ascii_value
 from .tags import PATIENT_ID, PATIENT_NAME, SERIES_UID, SOP_CLASS_UID, SOP_UID, STUDY_UID, is_private, keyword
 from .uids import Level, UidMap
 from .values import (TEXT_VRS, dataset_encodings, element_vr, empty_value, get_element, optional_str,
-                     replace_element, set_meta_uid)
+                     put_raw, replace_element, set_meta_uid)
 
 REFERENCED_SOP_INSTANCE_UID = 0x00081155
 REFERENCED_FRAME_OF_REFERENCE_SEQUENCE = 0x30060010
@@ -155,7 +155,7 @@ def _visit_raw_sequence(ds: Dataset, tag: int, plan: EditPlan, uid_map: UidMap) 
         return False  # nothing was written: the parsed path starts again (the UID map gives the same values)
     rewritten = tree.encode()
     if rewritten is not None:
-        ds[tag] = rewritten
+        put_raw(ds, rewritten)
     return True
 
 

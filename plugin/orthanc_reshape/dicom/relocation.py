@@ -17,7 +17,8 @@ from pydicom.dataset import Dataset
 from .raw_sequences import RawItem, RawSequence
 from .tags import SERIES_UID, SOP_UID, STUDY_UID, format_tag
 from .uids import derived_uid, strip_value
-from .values import TEXT_VRS, element_vr, get_element, optional_str, replace_element, set_meta_uid, value_text
+from .values import (TEXT_VRS, element_vr, get_element, optional_str, put_raw, replace_element, set_meta_uid,
+                     value_text)
 
 ModuleValue = Tuple[int, str, str]  # tag, string value, request field (for error messages)
 
@@ -142,7 +143,7 @@ def rewrite_references(ds: Dataset, moved: MovedSet, mentioned: Optional[Set[str
             count += sum(_rewrite_item(item, _raw_entries, moved, mentioned)[1] for item in tree.items)
             rewritten = tree.encode()
             if rewritten is not None:
-                ds[tag] = rewritten
+                put_raw(ds, rewritten)
     return count
 
 

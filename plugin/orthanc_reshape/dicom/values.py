@@ -41,6 +41,12 @@ def get_element(ds: Dataset, tag: int) -> Optional[Element]:
     return element
 
 
+def put_raw(ds: Dataset, element: RawDataElement) -> None:
+    """Put a raw element in `ds` in place of the one of its tag, as pydicom's reader does: not with
+    `ds[tag] = element`, whose __setitem__ parses a raw private element (to find its creator)."""
+    ds._dict[element.tag] = element
+
+
 def element_vr(ds: Dataset, tag: int, private_creator: str = "") -> str:
     """The VR a new value of `tag` takes in `ds`: the existing element's, else the dictionary's, else UN."""
     element = get_element(ds, tag)
