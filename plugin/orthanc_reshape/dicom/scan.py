@@ -216,5 +216,5 @@ def fast_read(data: bytes) -> Optional[FileDataset]:
                 if _CHARSET in elements else "iso8859")
     dataset.set_original_encoding(implicit, little, encoding)
     ds = FileDataset("", dataset, data[:128], FileMetaDataset(meta_elements), implicit, little)
-    ds.set_original_encoding(implicit, little, dataset._character_set)
+    ds.set_original_encoding(implicit, little, encoding)  # what dataset._character_set gives, which converts the element
     return ds
