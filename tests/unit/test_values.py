@@ -339,3 +339,27 @@ def test_dataset_encodings_of_multi_valued_and_empty_character_sets():
     encodings = dataset_encodings(ds)
     encodings.append("changed")  # a caller's list is its own, not the cache's
     assert dataset_encodings(ds) == pydicom.charset.convert_encodings(["", "ISO 2022 IR 87"])
+
+
+def _has_character_set(path) -> bool:
+    try:
+        return 0x00080005 in read_dataset(path.read_bytes())
+    except ReshapeError:
+        return False
+
+
+CHARSET_FILES = [p for p in ALL_FILES if _has_character_set(p)]
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("path", CHARSET_FILES, ids=lambda p: p.name)
+def test_dataset_encodings_of_a_raw_character_set_are_pydicom_s_and_leave_it_raw(path):
+    """Read from its bytes, a raw SpecificCharacterSet gives the codecs pydicom's conversion gives, and stays raw
+    (the writer copies it as read). An empty one is converted, as get_item converts any raw element without a
+    value."""
+    fast, reference = read_dataset(path.read_bytes()), read_dataset(path.read_bytes())
+    element = fast._dict[0x00080005]
+    was_raw = isinstance(element, RawDataElement) and element.length != 0
+    reference[0x00080005]  # converted in place
+    assert dataset_encodings(fast) == dataset_encodings(reference)
+    assert isinstance(fast._dict[0x00080005], RawDataElement) == was_raw

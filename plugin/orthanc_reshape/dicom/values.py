@@ -151,8 +151,16 @@ def make_item(item: Any, encodings: List[str], field: str, private_creator: str 
 
 
 def dataset_encodings(ds: Dataset) -> List[str]:
-    """The Python codecs of the dataset's (or item's) SpecificCharacterSet, ISO_IR 6 when absent or empty."""
-    charset = ds[_CHARSET].value if get_element(ds, _CHARSET) is not None else None
+    """The Python codecs of the dataset's (or item's) SpecificCharacterSet, ISO_IR 6 when absent or empty. A raw
+    one is read from its bytes: pydicom's conversion would replace it, and the writer could not copy it."""
+    element = get_element(ds, _CHARSET)
+    text = None
+    if isinstance(element, RawDataElement):
+        text = raw_text(element) if element.value else ""  # an empty value (b"") is the default repertoire
+    if text is not None:
+        charset: Any = tuple(text.split("\\")) if "\\" in text else text
+    else:
+        charset = ds[_CHARSET].value if element is not None else None
     if isinstance(charset, (list, MultiValue)):
         charset = tuple(charset)
     return list(_encodings(charset or "ISO_IR 6"))
