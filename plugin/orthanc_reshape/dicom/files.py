@@ -7,12 +7,11 @@ from typing import Optional
 import pydicom
 from pydicom import config
 from pydicom.dataset import Dataset
-from pydicom.uid import UID
 
 from ..errors import bad_format
 from .identifiers import HASHED_TAGS, orthanc_ids, raw_instance_id
 from .scan import fast_read, leading_elements
-from .serialize import encode_file, remember_source
+from .serialize import encode_file, remember_source, transfer_syntax
 
 # Values are kept as the file has them: never reject a file for a value pydicom finds odd.
 config.settings.reading_validation_mode = config.IGNORE
@@ -32,7 +31,7 @@ def read_dataset(data: bytes) -> Dataset:
 
 def write_dataset(ds: Dataset) -> bytes:
     """Serialize a dataset read by read_dataset, in its own transfer syntax."""
-    if UID(ds.file_meta.TransferSyntaxUID).is_deflated:
+    if transfer_syntax(ds).is_deflated:
         buffer = BytesIO()
         ds.save_as(buffer, enforce_file_format=True)
         return buffer.getvalue()

@@ -22,7 +22,7 @@ from pydicom.multival import MultiValue
 from pydicom.uid import UID
 
 from .scan import ITEM, ITEM_END, LONG_LENGTH_VRS, SEQUENCE_END, UNDEFINED_LENGTH
-from .values import dataset_encodings, set_meta_uid
+from .values import dataset_encodings, optional_str, set_meta_uid
 
 
 
@@ -194,12 +194,18 @@ def _encode_meta(file_meta: Dataset, source: Optional[_Source]) -> bytes:
     return _META_ENCODING.header(0x00020000, "UL", 4) + struct.pack("<L", len(group)) + group
 
 
+def transfer_syntax(ds: Dataset) -> UID:
+    """The transfer syntax of a dataset read from a file (its file meta's), read from the bytes when still raw:
+    pydicom's attribute access would convert the element, which the writer then encodes instead of copying."""
+    return UID(optional_str(ds.file_meta, 0x00020010) or "")
+
+
 def encode_file(ds: Dataset) -> bytes:
     """The Part-10 file of `ds` (preamble, DICM, file meta, dataset) in its own transfer syntax; the
     meta header's MediaStorageSOPClassUID/InstanceUID are set to the dataset's (as dcmwrite does).
 
     Deflated syntaxes are not handled here (ValueError): use pydicom's dcmwrite for them."""
-    syntax = UID(ds.file_meta.TransferSyntaxUID)
+    syntax = transfer_syntax(ds)
     if syntax.is_deflated or not syntax.is_transfer_syntax:
         raise ValueError(f"encode_file does not write {syntax}")
     encoding = Encoding(syntax.is_implicit_VR, syntax.is_little_endian)
