@@ -216,5 +216,6 @@ def fast_read(data: bytes) -> Optional[FileDataset]:
                 if _CHARSET in elements else "iso8859")
     dataset.set_original_encoding(implicit, little, encoding)
     ds = FileDataset("", dataset, data[:128], FileMetaDataset(meta_elements), implicit, little)
-    ds.set_original_encoding(implicit, little, encoding)  # what dataset._character_set gives, which converts the element
+    # `encoding` is what dataset._character_set gives, but that property converts the element in place
+    ds.set_original_encoding(implicit, little, encoding)
     return ds
