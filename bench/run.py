@@ -8,7 +8,8 @@ lives inside Orthanc's process). Results go to bench/results.json and a Markdown
 
 The single-instance downloads run twice: 100 calls on one instance (after the first call, the built-in answers
 from Orthanc's cache of parsed files), and once on each of 100 instances stored just before and read by
-nobody yet ("_cold": what a client downloading a study's files meets).
+nobody yet ("_cold": what a client downloading a study's files meets). The study anonymizations with pseudonyms
+(and shifted dates) are the plugin's features beyond Orthanc: their built-in side is Orthanc's plain anonymization.
 
 Environment: BENCH_SMALL=1 (a few small instances, one round: the smoke mode run by the test suite),
 BENCH_INSTANCES (CT study size, default 300), BENCH_ROWS (default 512), BENCH_ROUNDS (default 5),
@@ -22,6 +23,7 @@ import datetime
 import json
 import os
 import platform
+import secrets
 import shutil
 import statistics
 import sys
@@ -195,6 +197,10 @@ class Bench:
         cold = lambda action, body: lambda prefix: [check(s.post(f"{prefix}/instances/{instance}/{action}", body))
                                                     for instance in self.fresh]
         anonymize, modify = {"DicomVersion": "2021b"}, {"Replace": {"PatientName": "Bench"}}
+        pseudonyms = dict(anonymize, Pseudonymize=True)
+        # beyond Orthanc: the plugin's side runs the body given, the built-in's its plain anonymization
+        beyond = lambda body: lambda p: check(s.post(f"{p}/studies/{self.ct_study}/anonymize",
+                                                      body if p else anonymize))
         prepare_fresh = lambda: self.store_fresh(calls)
         return {
             "instance_anonymize": Operation(calls, single("anonymize", anonymize)),
@@ -205,6 +211,9 @@ class Bench:
                 f"{p}/studies/{self.ct_study}/modify", {"Replace": {"StudyDescription": "Bench"}})), ("ct",)),
             "study_anonymize": Operation(self.counts["ct"], lambda p: check(s.post(
                 f"{p}/studies/{self.ct_study}/anonymize", anonymize)), ("ct",)),
+            "study_anonymize_pseudonyms": Operation(self.counts["ct"], beyond(pseudonyms), ("ct",)),
+            "study_anonymize_pseudonyms_shifted_dates": Operation(self.counts["ct"],
+                                                                  beyond(dict(pseudonyms, ShiftDates=True)), ("ct",)),
             "study_anonymize_job": Operation(self.counts["ct"], lambda p: as_job(
                 s, p, f"/studies/{self.ct_study}/anonymize", anonymize), ("ct",)),
             "bulk_anonymize_3_studies": Operation(self.counts["mr"] + self.counts["extra"], lambda p: check(s.post(
@@ -245,7 +254,9 @@ class Bench:
 def run_bench() -> dict:
     config = settings()
     workdir = Path(tempfile.mkdtemp(prefix="reshape-bench-", dir=os.environ.get("BENCH_WORKDIR")))
-    orthanc_config = {"Reshape": {"Mount": MOUNT}, "HttpThreadsCount": 50}
+    key = secrets.token_hex(16)  # the pseudonyms' key of this run
+    orthanc_config = {"Reshape": {"Mount": MOUNT, "Pseudonymization": {"Projects": {"default": {"Key": key}}}},
+                      "HttpThreadsCount": 50}
     server = OrthancServer(workdir, orthanc_config, name="reshape-bench").start()
     try:
         print(f"Generating data ({config})...", flush=True)

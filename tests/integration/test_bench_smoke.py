@@ -19,7 +19,8 @@ def test_bench_smoke_mode_writes_results(tmp_path: Path) -> None:
     results = json.loads(out.read_text())
     assert results["orthanc"]
     expected = {"instance_anonymize", "instance_modify", "instance_anonymize_cold", "instance_modify_cold",
-                "study_modify", "study_anonymize", "study_anonymize_job", "bulk_anonymize_3_studies",
+                "study_modify", "study_anonymize", "study_anonymize_pseudonyms",
+                "study_anonymize_pseudonyms_shifted_dates", "study_anonymize_job", "bulk_anonymize_3_studies",
                 "split_half_series", "merge_study_back"}
     assert set(results["operations"]) == expected
     for name, numbers in results["operations"].items():
