@@ -167,11 +167,28 @@ def _undefined_lengths(ds: pydicom.Dataset) -> pydicom.Dataset:
     return ds
 
 
+def _with_nested_dates(ds: pydicom.Dataset) -> pydicom.Dataset:
+    """A copy of `ds` whose SourceImageSequence item holds dates and date-times of every kind a date shift meets:
+    full, several values, partial, with a zone, empty, invalid; and one more in a sequence of that item."""
+    ds = copy.deepcopy(ds)
+    source = ds.SourceImageSequence[0]
+    source.add_new(0x00080020, "DA", "20200115")                  # StudyDate
+    source.add_new(0x00080021, "DA", "2020XX15")                  # SeriesDate: not a date
+    source.add_new(0x00080022, "DA", "")                          # AcquisitionDate: empty
+    source.add_new(0x00080023, "DA", ["20200115", "20200116"])    # ContentDate: two values
+    source.add_new(0x0008002A, "DT", "20200115103000.123+0100")   # AcquisitionDateTime
+    source.add_new(0x0040A120, "DT", "202003")                    # DateTime: partial
+    source.add_new(0x0040A170, "SQ", Sequence([Dataset()]))       # PurposeOfReferenceCodeSequence
+    source[0x0040A170].value[0].add_new(0x00080020, "DA", "19991231")
+    return ds
+
+
 @functools.lru_cache(maxsize=1)
 def _encoded_variants() -> Dict[str, bytes]:
     ct = make_ct_series(2, rows=16, columns=16)
     datasets = {"ct": ct[0], "rtstruct": make_rtstruct_for(ct), "sr": make_sr_with_evidence(ct),
-                "ct-large": make_ct_series(1, rows=256, columns=256)[0]}  # pixel data read as a view
+                "ct-large": make_ct_series(1, rows=256, columns=256)[0],  # pixel data read as a view
+                "ct-dated": _with_nested_dates(ct[1])}
     files = {}
     for name, ds in datasets.items():
         for syntax_name, syntax in (("explicit", ExplicitVRLittleEndian), ("implicit", ImplicitVRLittleEndian),
@@ -182,7 +199,8 @@ def _encoded_variants() -> Dict[str, bytes]:
 
 
 def encoded_variants() -> Dict[str, bytes]:
-    """Generated CT, RT-STRUCT and SR files (and a CT with pixel data large enough to be read as a view), in
+    """Generated CT, RT-STRUCT and SR files (and a CT with pixel data large enough to be read as a view, one with
+    nested dates), in
     explicit little, implicit little and explicit big endian, with the lengths of their sequences defined or
     undefined: name -> file."""
     return dict(_encoded_variants())

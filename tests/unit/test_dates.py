@@ -2,12 +2,18 @@
 from __future__ import annotations
 
 import datetime
+import warnings
 
 import pytest
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
+from dicom_files import PYDICOM_FILE_DIRS
+from orthanc_reshape.dicom import dates
 from orthanc_reshape.dicom.dates import dates_of, shift_da, shift_dates, shift_dt, shift_value
+from orthanc_reshape.dicom.files import read_dataset, write_dataset
+from orthanc_reshape.dicom.values import element_vr
+from support import encoded_variants
 
 
 @pytest.mark.parametrize("value, days, expected", [
@@ -83,3 +89,51 @@ def test_skip_protects_elements():
     shift_dates(ds, 5, skip=lambda parents, tag: not parents and tag == 0x00080020)
     assert ds.StudyDate == "20240102"
     assert ds.ContentSequence[0].ContentDate == "20240110"
+
+
+# --- sequences still as read are shifted on their bytes ---------------------------------------------------------
+
+FILES = dict(encoded_variants(), **{p.name: p.read_bytes() for folder in PYDICOM_FILE_DIRS
+                                    for p in sorted(folder.glob("*.dcm"))})
+
+
+def _shifted(data: bytes, parse_first: bool, days: int = 37) -> tuple:
+    """(values changed, the file written) after shifting every date of a file; `parse_first`: its sequences
+    parsed by pydicom first, so that the parsed walk runs."""
+    ds = read_dataset(data)
+    if parse_first:
+        for tag in [t for t in ds.keys() if element_vr(ds, t) == "SQ"]:
+            ds[tag].value  # noqa: B018 (pydicom parses the sequence)
+    skip = lambda parents, tag: tag == 0x00080020 and not parents  # a protected top-level date
+    return shift_dates(ds, days, skip), write_dataset(ds)
+
+
+def _parsed_walk_writes(data: bytes) -> bool:
+    try:
+        _shifted(data, True)
+    except Exception:  # pydicom cannot parse or write it back: nothing to compare with
+        return False
+    return True
+
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    SHIFTABLE = sorted(name for name, data in FILES.items() if _parsed_walk_writes(data))
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("name", SHIFTABLE)
+def test_a_sequence_shifted_on_its_bytes_gives_the_parsed_walk_s_file(name) -> None:
+    assert _shifted(FILES[name], False) == _shifted(FILES[name], True)
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_the_bytes_of_sequences_are_really_shifted(monkeypatch) -> None:
+    """The comparison above means something only if the raw walk shifts nested dates in some of the test
+    files."""
+    counts = []
+    shift = dates._shift_raw_sequence
+    monkeypatch.setattr(dates, "_shift_raw_sequence", lambda *args: counts.append(shift(*args)) or counts[-1])
+    for name in SHIFTABLE:
+        _shifted(FILES[name], False)
+    assert sum(1 for count in counts if count) >= 5, counts

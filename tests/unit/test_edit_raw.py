@@ -11,7 +11,7 @@ from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian
 
 from dicom_files import PYDICOM_FILE_DIRS, make_ct_series, to_bytes
 from orthanc_reshape.config import parse_config
-from orthanc_reshape.dicom import edit
+from orthanc_reshape.dicom import dates, edit
 from orthanc_reshape.dicom.files import read_dataset, write_dataset
 from orthanc_reshape.dicom.scan import fast_read
 from orthanc_reshape.dicom.uids import UidMap
@@ -36,7 +36,19 @@ def _nested_private() -> dict:
             for name, syntax in (("explicit", ExplicitVRLittleEndian), ("big", ExplicitVRBigEndian))}
 
 
-FILES = dict(encoded_variants(), **_nested_private(),
+def _nested_dates_and_name() -> dict:
+    """A CT whose SourceImageSequence item holds a date and a date-time (both kept, and shifted, with
+    ShiftDates), and whose first referenced image item holds the patient's name, in both explicit byte orders."""
+    ds = make_ct_series(2, rows=16, columns=16)[0]
+    source = ds.SourceImageSequence[0]
+    source.add_new(0x00080020, "DA", "20200115")  # StudyDate
+    source.add_new(0x0008002A, "DT", "20200115103000")  # AcquisitionDateTime
+    ds.ReferencedImageSequence[0].add_new(0x00100010, "PN", str(ds.PatientName))
+    return {f"ct-nested-dates-{name}": to_bytes(ds, syntax)
+            for name, syntax in (("explicit", ExplicitVRLittleEndian), ("big", ExplicitVRBigEndian))}
+
+
+FILES = dict(encoded_variants(), **_nested_private(), **_nested_dates_and_name(),
              **{p.name: p.read_bytes() for folder in PYDICOM_FILE_DIRS for p in sorted(folder.glob("*.dcm"))})
 
 ANONYMIZATIONS = {
@@ -134,14 +146,32 @@ def test_a_value_only_pydicom_can_decode_falls_back_to_the_parsed_visitor(monkey
     assert raw == _anonymized(changed, {})
 
 
-@pytest.mark.parametrize("body", [{"Pseudonymize": True}, {"ShiftDates": True}])
-def test_pseudonyms_and_date_shifts_parse_sequences_once(body, monkeypatch) -> None:
-    """Their own walks parse every sequence after the anonymization's visitor: visiting the bytes first would
-    cost an encoding and a parse more."""
-    calls = []
-    monkeypatch.setattr(edit, "_visit_raw_sequence", lambda *args: calls.append(args) or False)
-    _anonymized(FILES["ct-explicit"], body)
-    assert calls == []
+@pytest.mark.parametrize("name", ["ct-nested-dates-explicit", "ct-nested-dates-big"])
+def test_pseudonyms_and_date_shifts_run_on_the_bytes_of_sequences(name, monkeypatch) -> None:
+    """With pseudonyms and shifted dates, the anonymization's visitor takes the bytes of the sequences, and so
+    does the date shift: the nested date and date-time change there, the sequence staying raw. Only the sequence
+    that holds a nested PatientName is parsed, for its pseudonym. The file is the parsed path's."""
+    body = {"Pseudonymize": True, "ShiftDates": True}
+    shifted = []
+    shift = dates._shift_raw_sequence
+
+    def recorded(ds, tag, *args):
+        shifted.append((tag, shift(ds, tag, *args)))
+        return shifted[-1][1]
+    monkeypatch.setattr(dates, "_shift_raw_sequence", recorded)
+    outcomes = _recorded(monkeypatch)
+    raw, error = _anonymized(FILES[name], body)
+    assert error is None
+    assert {tag for tag, visited in outcomes if visited} >= {0x00081032, 0x00081140, 0x00082112}
+    assert (0x00082112, 2) in shifted  # SourceImageSequence: its date and date-time
+    assert (0x00081140, None) in shifted  # ReferencedImageSequence: parsed for its nested name
+    result = read_dataset(raw)
+    assert isinstance(result._dict[0x00082112], RawDataElement)
+    assert result.SourceImageSequence[0].StudyDate not in ("", "20200115")
+    assert str(result.ReferencedImageSequence[0].PatientName) not in ("", "Doe^Jane")
+    monkeypatch.setattr(edit, "_visit_raw_sequence", lambda *args: False)
+    monkeypatch.setattr(dates, "_shift_raw_sequence", lambda *args: None)
+    assert _anonymized(FILES[name], body) == (raw, None)
 
 
 def test_a_sequence_a_path_enters_is_visited_parsed_and_the_others_raw(monkeypatch) -> None:

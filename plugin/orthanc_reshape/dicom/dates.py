@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import datetime
 import re
-from typing import Callable, Iterable, Optional, Tuple
+from typing import Callable, Iterable, List, Optional, Tuple
 
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 
-from .values import element_vr, value_text
+from .raw_sequences import RawItem, RawSequence
+from .scan import Unusual
+from .serialize import ascii_value
+from .values import element_vr, get_element, put_raw, value_text
 
 DATE_VRS = ("DA", "DT")
 _DT = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(.*)$")
@@ -73,22 +76,29 @@ def shift_value(vr: str, value: str, days: int) -> str:
     return "\\".join(parts)
 
 
-def shift_dates(ds: Dataset, days: int, skip: Callable[[Tuple[Tuple[int, int], ...], int], bool] = lambda p, t: False,
-                parents: Tuple[Tuple[int, int], ...] = ()) -> int:
+Parents = Tuple[Tuple[int, int], ...]
+Skip = Callable[[Parents, int], bool]
+
+
+def shift_dates(ds: Dataset, days: int, skip: Skip = lambda p, t: False, parents: Parents = ()) -> int:
     """Shift every DA/DT element of `ds` (in place, at every depth) by `days`; returns how many changed.
 
-    `skip(parents, tag)` protects elements (and subtrees) the request keeps or replaced explicitly.
+    `skip(parents, tag)` protects elements (and subtrees) the request keeps or replaced explicitly. A top-level
+    sequence still as read is shifted on its bytes (raw_sequences.py) when their walk can vouch for them: the
+    same values change, and the same bytes are written, as when it is parsed.
     """
     changed = 0
     for tag in list(ds.keys()):
-        if skip(parents, tag):
-            continue
         vr = element_vr(ds, tag)
+        if (vr != "SQ" and vr not in DATE_VRS) or skip(parents, tag):  # the VR first: skip() costs more
+            continue
         if vr == "SQ":
+            on_bytes = _shift_raw_sequence(ds, tag, days, skip) if not parents else None
+            if on_bytes is not None:
+                changed += on_bytes
+                continue
             for index, item in enumerate(ds[tag].value or []):
                 changed += shift_dates(item, days, skip, parents + ((tag, index),))
-            continue
-        if vr not in DATE_VRS:
             continue
         element = ds[tag]
         raw = element.value
@@ -99,6 +109,50 @@ def shift_dates(ds: Dataset, days: int, skip: Callable[[Tuple[Tuple[int, int], .
         if shifted != text:
             ds[tag] = DataElement(tag, vr, shifted)
             changed += 1
+    return changed
+
+
+def _shift_raw_sequence(ds: Dataset, tag: int, days: int, skip: Skip) -> Optional[int]:
+    """shift_dates of top-level sequence `tag` on the bytes it was read from: how many values changed, or None
+    when it is not raw or its walk declines (nothing was written then: the parsed way starts again)."""
+    element = get_element(ds, tag)
+    tree = RawSequence.parse(element) if isinstance(element, RawDataElement) else None
+    if tree is None:
+        return None
+    try:
+        changed = _shift_raw_items(tree, tree.items, (), tag, days, skip)
+    except Unusual:
+        return None
+    rewritten = tree.encode()
+    if rewritten is not None:
+        put_raw(ds, rewritten)
+    return changed
+
+
+def _shift_raw_items(tree: RawSequence, items: List[RawItem], parents: Parents, tag: int, days: int,
+                     skip: Skip) -> int:
+    """The items of sequence `tag` (below `parents`): the parsed walk's rules, on raw nodes."""
+    changed = 0
+    for index, item in enumerate(items):
+        path = parents + ((tag, index),)
+        for node in item.elements:
+            if (node.items is None and node.vr not in DATE_VRS) or skip(path, node.tag):
+                continue
+            if node.items is not None:
+                changed += _shift_raw_items(tree, node.items, path, node.tag, days, skip)
+                continue
+            text = tree.text(node)
+            if text is None:
+                raise Unusual()  # only pydicom's conversion can read it
+            if not text:
+                continue
+            shifted = shift_value(node.vr, text, days)
+            if shifted != text:
+                value = ascii_value(node.vr, shifted)  # what the writer writes for DataElement(tag, vr, shifted)
+                if value is None:
+                    raise Unusual()
+                node.set_value(value)
+                changed += 1
     return changed
 
 

@@ -9,15 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
 from .dates import shift_dates
 from .edit import apply_plan
 from .plan import EditPlan
 from .pseudonyms import Pseudonymizer
+from .raw_sequences import RawSequence
 from .tags import PATIENT_ID, PATIENT_NAME, SERIES_UID, SOP_UID, STUDY_UID
 from .uids import Level, UidMap, random_identifier, strip_value
-from .values import element_vr, optional_str, replace_element
+from .values import element_vr, get_element, optional_str, replace_element
 
 ACCESSION_NUMBER = 0x00080050
 DEFAULT_MAX_DAYS = 365
@@ -79,8 +81,7 @@ class Deidentification:
         original_name = strip_value(optional_str(ds, PATIENT_NAME) or "")
         original_accession = strip_value(optional_str(ds, ACCESSION_NUMBER) or "")
         recorder = RecordingUidMap(uid_map)
-        # the pseudonyms' and the date shift's walks parse every sequence: no visit of their bytes before them
-        apply_plan(ds, plan, recorder, raw_sequences=False)  # type: ignore[arg-type]  (duck-typed UidMap)
+        apply_plan(ds, plan, recorder)  # type: ignore[arg-type]  (duck-typed UidMap)
         record: Dict[str, Any] = {}
         if self.pseudonymize:
             record["Project"] = self.keyed.project
@@ -109,7 +110,8 @@ class Deidentification:
 
 def _nested_names(ds: Dataset, parents, plan: EditPlan, original: str, pseudonym: str) -> None:
     """Nested PatientNames (which Orthanc's visitor leaves as they are): the patient's own name becomes its
-    pseudonym, any other name is emptied. Kept paths stay untouched."""
+    pseudonym, any other name is emptied. Kept paths stay untouched. A top-level sequence still as read that holds
+    no PatientName is left as read (not parsed)."""
     for tag in list(ds.keys()):
         if plan.keep_paths and plan.is_kept_path(parents, tag):
             continue
@@ -118,8 +120,16 @@ def _nested_names(ds: Dataset, parents, plan: EditPlan, original: str, pseudonym
             if value:
                 replace_element(ds, tag, pseudonym if value == original else "", "PatientName", plan.private_creator)
         elif element_vr(ds, tag) == "SQ":
+            if not parents and _holds_no_name(get_element(ds, tag)):
+                continue
             for index, item in enumerate(ds[tag].value or []):
                 _nested_names(item, parents + ((tag, index),), plan, original, pseudonym)
+
+
+def _holds_no_name(element) -> bool:
+    """Whether a raw sequence holds no PatientName at any depth, its walk vouching for its bytes."""
+    tree = RawSequence.parse(element) if isinstance(element, RawDataElement) else None
+    return tree is not None and all(node.tag != PATIENT_NAME for node in tree.nodes())
 
 
 def _original_of(recorder: RecordingUidMap, tag: int, ds: Dataset) -> str:

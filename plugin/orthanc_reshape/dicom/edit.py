@@ -30,10 +30,8 @@ _META_OF = {SOP_UID: 0x00020003, SOP_CLASS_UID: 0x00020002}  # MediaStorageSOPIn
 Parents = Tuple[Tuple[int, int], ...]
 
 
-def apply_plan(ds: Dataset, plan: EditPlan, uid_map: UidMap, raw_sequences: bool = True) -> None:
-    """Modify `ds` in place according to `plan`, generating new identifiers through `uid_map`. `raw_sequences`:
-    the anonymization may visit sequences on their bytes (False when the caller parses them afterwards anyway,
-    which would then cost an encoding and a parse more)."""
+def apply_plan(ds: Dataset, plan: EditPlan, uid_map: UidMap) -> None:
+    """Modify `ds` in place according to `plan`, generating new identifiers through `uid_map`."""
     if plan.is_anonymization:  # (1) user-forced UIDs also rewrite the references to the old ones
         for tag, level in _MAIN_UID_LEVELS.items():
             if tag in plan.replace and isinstance(plan.replace[tag][0], str):
@@ -52,7 +50,7 @@ def apply_plan(ds: Dataset, plan: EditPlan, uid_map: UidMap, raw_sequences: bool
         if plan.level <= level and tag not in plan.replace and tag not in plan.keep:
             _replace(ds, tag, uid_map.map(level, optional_str(ds, tag) or ""), keyword(tag), plan.private_creator)
     if plan.is_anonymization:  # (7)
-        _visit(ds, (), plan, uid_map, raw_sequences)
+        _visit(ds, (), plan, uid_map, raw_sequences=True)
     for path in plan.path_removes:  # (8)
         for item in _items(ds, path):
             if path.tag in item:

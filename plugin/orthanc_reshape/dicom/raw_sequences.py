@@ -84,16 +84,23 @@ class RawSequence:
         backslashes); None when only pydicom's conversion can tell (not ASCII, no rule for its VR)."""
         return decode_text(self.walker.data[node.value_start:node.end], node.vr)
 
-    def uids(self) -> Set[str]:
-        """Every UI value at any depth (each value of a multi-valued one, padding stripped)."""
-        found: Set[str] = set()
+    def nodes(self) -> List[RawNode]:
+        """Every element at any depth (the items of a sequence after it, in no set order)."""
+        found: List[RawNode] = []
         pending = list(self.items)
         while pending:
             for node in pending.pop().elements:
                 if node.items is not None:
                     pending.extend(node.items)
-                elif node.values:
-                    found.update(node.values)
+                found.append(node)
+        return found
+
+    def uids(self) -> Set[str]:
+        """Every UI value at any depth (each value of a multi-valued one, padding stripped)."""
+        found: Set[str] = set()
+        for node in self.nodes():
+            if node.values:
+                found.update(node.values)
         return found
 
     def encode(self) -> Optional[RawDataElement]:
