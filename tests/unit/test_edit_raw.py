@@ -97,15 +97,16 @@ def test_the_raw_visitor_writes_what_the_parsed_one_writes(name, body, monkeypat
     assert raw == _anonymized(FILES[name], ANONYMIZATIONS[body])
 
 
-def _recorded(monkeypatch) -> list:
-    """(sequence tag, whether its bytes were visited) of every top-level sequence visited from now on."""
+def _recorded(monkeypatch, module=edit, name: str = "_visit_raw_sequence") -> list:
+    """(sequence tag, what the walk of its bytes answered) for every top-level sequence walked from now on by
+    `module.name` (edit._visit_raw_sequence: whether its bytes were visited)."""
     outcomes = []
-    visit = edit._visit_raw_sequence
+    walk = getattr(module, name)
 
     def recorded(ds, tag, *args):
-        outcomes.append((tag, visit(ds, tag, *args)))
+        outcomes.append((tag, walk(ds, tag, *args)))
         return outcomes[-1][1]
-    monkeypatch.setattr(edit, "_visit_raw_sequence", recorded)
+    monkeypatch.setattr(module, name, recorded)
     return outcomes
 
 
@@ -152,13 +153,7 @@ def test_pseudonyms_and_date_shifts_run_on_the_bytes_of_sequences(name, monkeypa
     does the date shift: the nested date and date-time change there, the sequence staying raw. Only the sequence
     that holds a nested PatientName is parsed, for its pseudonym. The file is the parsed path's."""
     body = {"Pseudonymize": True, "ShiftDates": True}
-    shifted = []
-    shift = dates._shift_raw_sequence
-
-    def recorded(ds, tag, *args):
-        shifted.append((tag, shift(ds, tag, *args)))
-        return shifted[-1][1]
-    monkeypatch.setattr(dates, "_shift_raw_sequence", recorded)
+    shifted = _recorded(monkeypatch, dates, "_shift_raw_sequence")
     outcomes = _recorded(monkeypatch)
     raw, error = _anonymized(FILES[name], body)
     assert error is None
