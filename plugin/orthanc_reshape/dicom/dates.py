@@ -17,6 +17,7 @@ from typing import Callable, Iterable, List, Optional, Tuple
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 
+from .paths import Parents
 from .raw_sequences import RawItem, RawSequence
 from .scan import Unusual
 from .serialize import ascii_value
@@ -76,7 +77,6 @@ def shift_value(vr: str, value: str, days: int) -> str:
     return "\\".join(parts)
 
 
-Parents = Tuple[Tuple[int, int], ...]
 Skip = Callable[[Parents, int], bool]
 
 

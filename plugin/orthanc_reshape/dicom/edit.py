@@ -11,7 +11,7 @@ from typing import Callable, Iterator, List, Optional, Tuple, Union
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 
-from .paths import ANY_ITEM, TagPath
+from .paths import ANY_ITEM, Parents, TagPath
 from .plan import EditPlan
 from .raw_sequences import RawItem, RawSequence
 from .scan import Unusual
@@ -26,8 +26,6 @@ REFERENCED_FRAME_OF_REFERENCE_SEQUENCE = 0x30060010
 RT_REFERENCED_STUDY_SEQUENCE = 0x30060012
 _MAIN_UID_LEVELS = {STUDY_UID: Level.STUDY, SERIES_UID: Level.SERIES, SOP_UID: Level.INSTANCE}
 _META_OF = {SOP_UID: 0x00020003, SOP_CLASS_UID: 0x00020002}  # MediaStorageSOPInstanceUID, MediaStorageSOPClassUID
-
-Parents = Tuple[Tuple[int, int], ...]
 
 
 def apply_plan(ds: Dataset, plan: EditPlan, uid_map: UidMap) -> None:

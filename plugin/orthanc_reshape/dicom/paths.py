@@ -9,6 +9,7 @@ from ..errors import out_of_range
 from .tags import format_tag, parse_tag
 
 ANY_ITEM = -1  # the `[*]` wildcard
+Parents = Tuple[Tuple[int, int], ...]  # where an element lies: (sequence tag, item index) from the top
 
 _STEP = re.compile(r"^(?P<tag>[^\[\]]*)\[(?P<index>[^\]]*)\]$")
 
@@ -17,7 +18,7 @@ _STEP = re.compile(r"^(?P<tag>[^\[\]]*)\[(?P<index>[^\]]*)\]$")
 class TagPath:
     """A path to an element: sequence steps (tag, item index or ANY_ITEM), then the final tag."""
 
-    prefix: Tuple[Tuple[int, int], ...]
+    prefix: Parents
     tag: int
 
     @property
@@ -28,7 +29,7 @@ class TagPath:
         steps = [f"{format_tag(t)}[{'*' if i == ANY_ITEM else i}]" for t, i in self.prefix]
         return ".".join(steps + [format_tag(self.tag)])
 
-    def matches_prefix_of(self, parents: Tuple[Tuple[int, int], ...], tag: int) -> bool:
+    def matches_prefix_of(self, parents: Parents, tag: int) -> bool:
         """True when an element at `parents` (list of (sequence tag, item index)) + `tag` is this
         path or lies below it (used by Keep paths, which protect whole subtrees)."""
         full = self.prefix + ((self.tag, ANY_ITEM),)

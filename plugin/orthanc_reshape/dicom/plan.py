@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..errors import bad_request
-from .paths import TagPath
+from .paths import Parents, TagPath
 from .profiles import Profile, TagRange, in_ranges
 from .tags import MAIN_IDENTIFIERS, PATIENT_ID, PATIENT_NAME, SERIES_UID, SOP_CLASS_UID, SOP_UID, STUDY_UID, keyword
 from .uids import Level
@@ -57,7 +57,7 @@ class EditPlan:
     def in_removed_range(self, tag: int) -> bool:
         return in_ranges(self.ranges, tag)
 
-    def is_kept_path(self, parents: Tuple[Tuple[int, int], ...], tag: int) -> bool:
+    def is_kept_path(self, parents: Parents, tag: int) -> bool:
         return any(path.matches_prefix_of(parents, tag) for path in self.keep_paths)
 
     # The three operations of the request, in Orthanc's semantics.
