@@ -156,7 +156,7 @@ def import_glue(monkeypatch, module_name: str):
 
 # --- generated files in every common encoding ---------------------------------------------------------------
 
-def _undefined_lengths(ds: pydicom.Dataset) -> pydicom.Dataset:
+def undefined_lengths(ds: pydicom.Dataset) -> pydicom.Dataset:
     """A copy of `ds` with every sequence and item of undefined length (as DCMTK writes them)."""
     ds = copy.deepcopy(ds)
     for element in ds.iterall():
@@ -169,12 +169,15 @@ def _undefined_lengths(ds: pydicom.Dataset) -> pydicom.Dataset:
 
 def _with_nested_dates(ds: pydicom.Dataset) -> pydicom.Dataset:
     """A copy of `ds` whose SourceImageSequence item holds dates and date-times of every kind a date shift meets:
-    full, several values, partial, with a zone, empty, invalid; and one more in a sequence of that item."""
+    full, several values, partial, with a zone, empty, spaces only, NUL-padded, invalid; and one more in a
+    sequence of that item."""
     ds = copy.deepcopy(ds)
     source = ds.SourceImageSequence[0]
     source.add_new(0x00080020, "DA", "20200115")                  # StudyDate
     source.add_new(0x00080021, "DA", "2020XX15")                  # SeriesDate: not a date
     source.add_new(0x00080022, "DA", "")                          # AcquisitionDate: empty
+    source.add_new(0x00080024, "DA", "  ")                        # OverlayDate: spaces only
+    source.add_new(0x00080025, "DA", "20200115\x00")              # CurveDate: a NUL after the date
     source.add_new(0x00080023, "DA", ["20200115", "20200116"])    # ContentDate: two values
     source.add_new(0x0008002A, "DT", "20200115103000.123+0100")   # AcquisitionDateTime
     source.add_new(0x0040A120, "DT", "202003")                    # DateTime: partial
@@ -194,7 +197,7 @@ def _encoded_variants() -> Dict[str, bytes]:
         for syntax_name, syntax in (("explicit", ExplicitVRLittleEndian), ("implicit", ImplicitVRLittleEndian),
                                     ("big", ExplicitVRBigEndian)):
             files[f"{name}-{syntax_name}"] = to_bytes(ds, syntax)
-            files[f"{name}-{syntax_name}-undefined"] = to_bytes(_undefined_lengths(ds), syntax)
+            files[f"{name}-{syntax_name}-undefined"] = to_bytes(undefined_lengths(ds), syntax)
     return files
 
 

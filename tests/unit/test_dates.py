@@ -1,19 +1,22 @@
 """Date shifting (dicom/dates.py): whole days, same precision, intervals preserved, every depth."""
 from __future__ import annotations
 
+import copy
 import datetime
+import random
 import warnings
 
 import pytest
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from dicom_files import PYDICOM_FILE_DIRS
+from dicom_files import PYDICOM_FILE_DIRS, make_ct_series, to_bytes
 from orthanc_reshape.dicom import dates
 from orthanc_reshape.dicom.dates import dates_of, shift_da, shift_dates, shift_dt, shift_value
 from orthanc_reshape.dicom.files import read_dataset, write_dataset
 from orthanc_reshape.dicom.values import element_vr
-from support import encoded_variants
+from support import encoded_variants, undefined_lengths
 
 
 @pytest.mark.parametrize("value, days, expected", [
@@ -137,3 +140,26 @@ def test_the_bytes_of_sequences_are_really_shifted(monkeypatch) -> None:
     for name in SHIFTABLE:
         _shifted(FILES[name], False)
     assert sum(1 for count in counts if count) >= 5, counts
+
+
+_RANDOM_VALUES = ["20200115", "19991231", "2020.01.15", "2020011", "20201301", "", " ", "2024", "202403", "20240229",
+                  "20240102101010.123456+0100", "20240102101010&0100", "2024010210", "abc", "20200115-20200120",
+                  "-20200120", "20200115\\20200116", "\\", "20200115\\", "00010101", "99991231", "20200115 ",
+                  "20200115\x00"]
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_random_nested_dates_shifted_on_their_bytes_give_the_parsed_walk_s_file() -> None:
+    """Random values (valid, invalid, partial, padded, several) in a sequence item, in 3 byte orders with defined
+    and undefined lengths: the walk on the bytes writes what the parsed walk writes (or declines into it)."""
+    rng = random.Random(7)
+    base = make_ct_series(1, rows=8, columns=8)[0]
+    for _ in range(40):
+        ds = copy.deepcopy(base)
+        for tag, vr in ((0x00080020, "DA"), (0x00080021, "DA"), (0x00080023, "DA"), (0x0008002A, "DT"),
+                        (0x0040A120, "DT")):
+            ds.SourceImageSequence[0].add_new(tag, vr, rng.choice(_RANDOM_VALUES))
+        for syntax in (ExplicitVRLittleEndian, ImplicitVRLittleEndian, ExplicitVRBigEndian):
+            for variant in (ds, undefined_lengths(ds)):
+                data, days = to_bytes(variant, syntax), rng.randint(-400, 400)
+                assert _shifted(data, False, days) == _shifted(data, True, days), (syntax, days)

@@ -144,15 +144,15 @@ def _shift_raw_items(tree: RawSequence, items: List[RawItem], parents: Parents, 
             text = tree.text(node)
             if text is None:
                 raise Unusual()  # only pydicom's conversion can read it
-            if not text:
-                continue
-            shifted = shift_value(node.vr, text, days)
-            if shifted != text:
-                value = ascii_value(node.vr, shifted)  # what the writer writes for DataElement(tag, vr, shifted)
-                if value is None:
-                    raise Unusual()
+            shifted = shift_value(node.vr, text, days) if text else text
+            # What the writer writes for the element once the parsed walk has read it (which converts it, and so
+            # drops padding it does not need, as in a value of spaces only) or replaced it.
+            value = ascii_value(node.vr, shifted)
+            if value is None:
+                raise Unusual()
+            if value != tree.value(node):
                 node.set_value(value)
-                changed += 1
+            changed += shifted != text
     return changed
 
 

@@ -79,10 +79,14 @@ class RawSequence:
             return None
         return cls(element, walker, items)
 
+    def value(self, node: RawNode) -> bytes:
+        """The bytes of a node's value as read."""
+        return self.walker.data[node.value_start:node.end]
+
     def text(self, node: RawNode) -> Optional[str]:
         """The value of a node as `values.optional_str` reads it (padding stripped, several values joined by
         backslashes); None when only pydicom's conversion can tell (not ASCII, no rule for its VR)."""
-        return decode_text(self.walker.data[node.value_start:node.end], node.vr)
+        return decode_text(self.value(node), node.vr)
 
     def nodes(self) -> List[RawNode]:
         """Every element at any depth (the items of a sequence after it, in no set order)."""
