@@ -7,9 +7,10 @@ import functools
 import importlib
 import itertools
 import os
+import random
 import sys
 import types
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import pydicom.data
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -207,3 +208,50 @@ def encoded_variants() -> Dict[str, bytes]:
     explicit little, implicit little and explicit big endian, with the lengths of their sequences defined or
     undefined: name -> file."""
     return dict(_encoded_variants())
+
+
+# --- random values in sequences (the raw walks against the parsed ones) -----------------------------------------
+
+_RANDOM_VALUES = {
+    "UI": ["1.2.3", "1.2.3.4", "1.2.840.10008.5.1.4.1.1.2", "", "1.2.3\\1.2.4", "2.25.1"],
+    "LO": ["abc", "", " ", "  x ", "a\\b", "Zoë"],
+    "SH": ["x", "", " ", "ab  "],
+    "PN": ["Doe^Jane", "", "Smith^John", "Doe^Jane=DOE"],
+    "DA": ["20200115", "", " ", "2020XX15", "20200115\\20200116"],
+    "TM": ["101010", "", "1010"],
+    "CS": ["ORIGINAL\\PRIMARY", "", " ", "A"],
+    "DS": ["1.5", "", " 2 ", "1\\2"],
+    "IS": ["1", "", " 3"],
+    "US": [1, 0, 65535],
+}
+_RANDOM_TAGS = [(0x00080018, "UI"), (0x00081155, "UI"), (0x00081150, "UI"), (0x0020000D, "UI"), (0x0020000E, "UI"),
+                (0x00100010, "PN"), (0x00100020, "LO"), (0x00080050, "SH"), (0x00080020, "DA"), (0x00080030, "TM"),
+                (0x00080008, "CS"), (0x00280030, "DS"), (0x00200013, "IS"), (0x00280010, "US"), (0x00081030, "LO"),
+                (0x00321060, "LO"), (0x00400254, "LO")]
+# UIDs the random values use, as a split or merge would move them
+RANDOM_MOVED_UIDS = {"1.2.3": "2.25.9", "1.2.3.4": "2.25.99", "2.25.1": "2.25.999"}
+
+
+def random_nested_files(seed: int, count: int) -> Iterator[bytes]:
+    """`count` CTs, each with a sequence of 1-3 items holding random elements (UIDs, names, dates, numbers, text
+    of spaces only, several values...), sometimes one sequence deeper; each in 3 byte orders with defined and
+    undefined lengths."""
+    rng = random.Random(seed)
+    base = make_ct_series(2, rows=8, columns=8)[0]
+    for _ in range(count):
+        ds = copy.deepcopy(base)
+        items = []
+        for _ in range(rng.randint(1, 3)):
+            elements = Dataset()
+            for tag, vr in rng.sample(_RANDOM_TAGS, rng.randint(1, 6)):
+                elements.add_new(tag, vr, rng.choice(_RANDOM_VALUES[vr]))
+            if rng.random() < 0.3:
+                nested = Dataset()
+                tag, vr = rng.choice(_RANDOM_TAGS)
+                nested.add_new(tag, vr, rng.choice(_RANDOM_VALUES[vr]))
+                elements.add_new(0x0040A730, "SQ", Sequence([nested]))  # ContentSequence
+            items.append(elements)
+        ds.add_new(rng.choice([0x00082112, 0x00081140, 0x00400275]), "SQ", Sequence(items))
+        for syntax in (ExplicitVRLittleEndian, ImplicitVRLittleEndian, ExplicitVRBigEndian):
+            for variant in (ds, undefined_lengths(ds)):
+                yield to_bytes(variant, syntax)

@@ -17,7 +17,7 @@ from orthanc_reshape.dicom.scan import fast_read
 from orthanc_reshape.dicom.uids import UidMap
 from orthanc_reshape.errors import ReshapeError
 from orthanc_reshape.requests import parse_edit_request
-from support import encoded_variants
+from support import encoded_variants, random_nested_files
 
 CONFIG = parse_config({"Reshape": {"Pseudonymization": {"Projects": {"default": {"Key": "k" * 32}}}}})
 
@@ -175,3 +175,17 @@ def test_a_sequence_a_path_enters_is_visited_parsed_and_the_others_raw(monkeypat
     outcomes = _recorded(monkeypatch)
     _anonymized(FILES["ct-explicit"], ANONYMIZATIONS["paths"])
     assert (0x00081140, False) in outcomes and any(taken for _, taken in outcomes), outcomes
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_random_nested_values_anonymized_on_their_bytes_give_the_parsed_file(monkeypatch) -> None:
+    """Random elements in sequence items (UIDs, names, dates, numbers, text of spaces only, several values), for
+    every kind of anonymization in turn: the raw visitor and the raw date walk write what the parsed ones write."""
+    bodies = sorted(ANONYMIZATIONS)
+    for index, data in enumerate(random_nested_files(seed=11, count=40)):
+        body = ANONYMIZATIONS[bodies[index % len(bodies)]]
+        raw = _anonymized(data, body)
+        with monkeypatch.context() as patch:
+            patch.setattr(edit, "_visit_raw_sequence", lambda *args: False)
+            patch.setattr(dates, "_shift_raw_sequence", lambda *args: None)
+            assert _anonymized(data, body) == raw, (index, body)

@@ -16,7 +16,7 @@ from orthanc_reshape.dicom.scan import ITEM_END, SEQUENCE_END, UNDEFINED_LENGTH
 from orthanc_reshape.dicom.serialize import Encoding
 from orthanc_reshape.dicom.uids import strip_value
 from orthanc_reshape.dicom.values import element_vr
-from support import encoded_variants
+from support import RANDOM_MOVED_UIDS, encoded_variants, random_nested_files
 
 ALL_FILES = sorted(p for folder in PYDICOM_FILE_DIRS for p in folder.glob("*.dcm"))
 GENERATED = encoded_variants()
@@ -111,6 +111,15 @@ def test_a_sequence_rewritten_on_its_bytes_stays_raw(name) -> None:
     assert rewrite_references(ds, MovedSet(instances={own: "2.25.1234"})) > 0
     private = ds._dict[0x00091010]
     assert isinstance(private, RawDataElement) and b"2.25.1234" in private.value and own.encode() not in private.value
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_random_nested_values_rewritten_on_their_bytes_give_the_parsed_file(monkeypatch) -> None:
+    """Random elements in sequence items (some of them moved UIDs, single or among several values): the rewrite
+    on the bytes writes what the parse path writes."""
+    moved = MovedSet(instances=RANDOM_MOVED_UIDS, series={"1.2.840.10008.5.1.4.1.1.2": "2.25.5"})
+    for index, data in enumerate(random_nested_files(seed=11, count=40)):
+        assert _rewrite(data, moved, True, monkeypatch) == _rewrite(data, moved, False, monkeypatch), index
 
 
 # --- what the walk declines: whatever the parse-and-write path would not write back as read --------------------
