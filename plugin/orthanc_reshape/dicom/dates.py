@@ -14,14 +14,14 @@ import datetime
 import re
 from typing import Callable, Iterable, List, Optional, Tuple
 
-from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
 from .paths import Parents
-from .raw_sequences import RawItem, RawSequence
+from .raw_sequences import RawItem, RawSequence, walk_raw_sequence
 from .scan import Unusual
 from .serialize import ascii_value
-from .values import element_vr, get_element, put_raw, value_text
+from .values import element_vr, value_text
 
 DATE_VRS = ("DA", "DT")
 _DT = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(.*)$")
@@ -115,18 +115,7 @@ def shift_dates(ds: Dataset, days: int, skip: Skip = lambda p, t: False, parents
 def _shift_raw_sequence(ds: Dataset, tag: int, days: int, skip: Skip) -> Optional[int]:
     """shift_dates of top-level sequence `tag` on the bytes it was read from: how many values changed, or None
     when it is not raw or its walk declines (nothing was written then: the parsed way starts again)."""
-    element = get_element(ds, tag)
-    tree = RawSequence.parse(element) if isinstance(element, RawDataElement) else None
-    if tree is None:
-        return None
-    try:
-        changed = _shift_raw_items(tree, tree.items, (), tag, days, skip)
-    except Unusual:
-        return None
-    rewritten = tree.encode()
-    if rewritten is not None:
-        put_raw(ds, rewritten)
-    return changed
+    return walk_raw_sequence(ds, tag, lambda tree: _shift_raw_items(tree, tree.items, (), tag, days, skip))
 
 
 def _shift_raw_items(tree: RawSequence, items: List[RawItem], parents: Parents, tag: int, days: int,

@@ -8,18 +8,18 @@ from __future__ import annotations
 from enum import Enum
 from typing import Callable, Iterator, List, Optional, Tuple, Union
 
-from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
 from .paths import ANY_ITEM, Parents, TagPath
 from .plan import EditPlan
-from .raw_sequences import RawItem, RawSequence
+from .raw_sequences import RawItem, RawSequence, walk_raw_sequence
 from .scan import Unusual
 from .serialize import ascii_value
 from .tags import PATIENT_ID, PATIENT_NAME, SERIES_UID, SOP_CLASS_UID, SOP_UID, STUDY_UID, is_private, keyword
 from .uids import Level, UidMap
-from .values import (TEXT_VRS, dataset_encodings, element_vr, empty_value, get_element, optional_str,
-                     put_raw, replace_element, set_meta_uid)
+from .values import (TEXT_VRS, dataset_encodings, element_vr, empty_value, optional_str,
+                     replace_element, set_meta_uid)
 
 REFERENCED_SOP_INSTANCE_UID = 0x00081155
 REFERENCED_FRAME_OF_REFERENCE_SEQUENCE = 0x30060010
@@ -138,21 +138,15 @@ def _visit_raw_sequence(ds: Dataset, tag: int, plan: EditPlan, uid_map: UidMap) 
     as read, its walk declines it, a value needs pydicom's conversion, private elements must be told apart
     by their creator, or a path of the plan enters it). Both ways write the same bytes
     (tests/unit/test_edit_raw.py)."""
-    element = get_element(ds, tag)
-    if not isinstance(element, RawDataElement) or plan.retain_private is not None or tag in _path_starts(plan):
+    if plan.retain_private is not None or tag in _path_starts(plan):
         return False
-    tree = RawSequence.parse(element)
-    if tree is None:
-        return False
-    try:
+
+    def visit(tree: RawSequence) -> bool:
         for index, item in enumerate(tree.items):
             _visit_raw(tree, item, ((tag, index),), plan, uid_map)
-    except Unusual:
-        return False  # nothing was written: the parsed path starts again (the UID map gives the same values)
-    rewritten = tree.encode()
-    if rewritten is not None:
-        put_raw(ds, rewritten)
-    return True
+        return True
+    # declined halfway, nothing was written: the parsed path starts again (the UID map gives the same values)
+    return walk_raw_sequence(ds, tag, visit) is not None
 
 
 def _path_starts(plan: EditPlan) -> set:

@@ -14,15 +14,18 @@ malformed bytes. So an encoded tree is exactly what the parse-and-write path wri
 from __future__ import annotations
 
 import struct
-from typing import List, Optional, Set, Tuple
+from typing import Callable, List, Optional, Set, Tuple, TypeVar
 
 from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset
 
 from .scan import ITEM, ITEM_END, LONG_LENGTH_VRS, SEQUENCE_END, UNDEFINED_LENGTH, Unusual, Walker
 from .serialize import Encoding, ascii_value
 from .tags import dictionary_vr
 from .uids import strip_value
-from .values import decode_text
+from .values import decode_text, get_element, put_raw
+
+T = TypeVar("T")
 
 
 class RawNode:
@@ -163,6 +166,24 @@ class RawSequence:
                 continue
             changed = True
         return b"".join(parts) if changed else None
+
+
+def walk_raw_sequence(ds: Dataset, tag: int, walk: Callable[[RawSequence], T]) -> Optional[T]:
+    """Walk top-level sequence `tag` of `ds` on the bytes it was read from, then put its element back with what
+    the walk changed: the walk's result, or None when nothing was written (the sequence is no longer as read,
+    its bytes cannot be vouched for, or the walk raised Unusual), so that the parsed way starts again."""
+    element = get_element(ds, tag)
+    tree = RawSequence.parse(element) if isinstance(element, RawDataElement) else None
+    if tree is None:
+        return None
+    try:
+        result = walk(tree)
+    except Unusual:
+        return None
+    rewritten = tree.encode()
+    if rewritten is not None:
+        put_raw(ds, rewritten)
+    return result
 
 
 def _parse_items(walker: Walker, pos: int, end: Optional[int]) -> Tuple[List[RawItem], int]:

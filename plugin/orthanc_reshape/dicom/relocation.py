@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Set, Tuple
 
-from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
-from .raw_sequences import RawItem, RawSequence
+from .raw_sequences import RawItem, RawSequence, walk_raw_sequence
 from .tags import SERIES_UID, SOP_UID, STUDY_UID, format_tag
 from .uids import derived_uid, strip_value
-from .values import (TEXT_VRS, element_vr, get_element, optional_str, put_raw, replace_element, set_meta_uid,
+from .values import (TEXT_VRS, element_vr, get_element, optional_str, replace_element, set_meta_uid,
                      value_text)
 
 ModuleValue = Tuple[int, str, str]  # tag, string value, request field (for error messages)
@@ -136,15 +136,19 @@ def rewrite_references(ds: Dataset, moved: MovedSet, mentioned: Optional[Set[str
         element = get_element(ds, tag)
         if (element.VR or element_vr(ds, tag)) != "SQ":
             continue
-        tree = RawSequence.parse(element) if isinstance(element, RawDataElement) else None
-        if tree is None:
+        on_bytes = walk_raw_sequence(ds, tag, lambda tree: _rewrite_raw(tree, moved, mentioned))
+        if on_bytes is None:
             count += sum(_rewrite_item(item, _dataset_entries, moved, mentioned)[1] for item in ds[tag].value or ())
-        elif any(uid in moved.instances or uid in moved.series or uid in moved.studies for uid in tree.uids()):
-            count += sum(_rewrite_item(item, _raw_entries, moved, mentioned)[1] for item in tree.items)
-            rewritten = tree.encode()
-            if rewritten is not None:
-                put_raw(ds, rewritten)
+        else:
+            count += on_bytes
     return count
+
+
+def _rewrite_raw(tree: RawSequence, moved: MovedSet, mentioned: Set[str]) -> int:
+    """The items of a raw sequence, left alone when it mentions no moved UID."""
+    if not any(uid in moved.instances or uid in moved.series or uid in moved.studies for uid in tree.uids()):
+        return 0
+    return sum(_rewrite_item(item, _raw_entries, moved, mentioned)[1] for item in tree.items)
 
 
 # What `_rewrite_item` sees of an item: its sub-items (of every sequence), and its UI values with their setter.
