@@ -15,7 +15,8 @@ Environment: BENCH_SMALL=1 (a few small instances, one round: the smoke mode run
 BENCH_INSTANCES (CT study size, default 300), BENCH_ROWS (default 512), BENCH_ROUNDS (default 5),
 BENCH_CALLS (single-instance calls, default 100), BENCH_MEMORY_INSTANCES (size of the small-instance study
 whose anonymization measures memory growth, default 10000; 0 skips it), BENCH_RESULTS (output file), BENCH_WORKDIR (where
-Orthanc's storage goes, default the system's temp dir; /dev/shm measures with storage in RAM).
+Orthanc's storage goes, default the system's temp dir; /dev/shm measures with storage in RAM), BENCH_ONLY (the
+operations to run, comma-separated names of the table's rows; default all).
 """
 from __future__ import annotations
 
@@ -56,6 +57,16 @@ def settings() -> Dict[str, int]:
         "mr_per_series": 2 if small else 40,
         "memory_instances": int(os.environ.get("BENCH_MEMORY_INSTANCES", 20 if small else 10000)),
     }
+
+
+def selected(operations: Dict[str, "Operation"], only: str) -> Dict[str, "Operation"]:
+    """The operations named in `only` (comma-separated, in the table's order), all of them when it is empty."""
+    names = [name.strip() for name in only.split(",") if name.strip()]
+    unknown = [name for name in names if name not in operations]
+    if unknown:
+        raise SystemExit(f"BENCH_ONLY: unknown operation(s) {', '.join(unknown)}; the operations are "
+                         + ", ".join(operations))
+    return {name: operation for name, operation in operations.items() if not names or name in names}
 
 
 # -- measuring ------------------------------------------------------------------------------------
@@ -263,7 +274,7 @@ def run_bench() -> dict:
         bench = Bench(server, make_data(config), config)
         version = server.get_json("/system")["Version"]
         results: Dict[str, dict] = {}
-        operations = bench.operations()
+        operations = selected(bench.operations(), os.environ.get("BENCH_ONLY", ""))
         for name, operation in operations.items():
             if not bench.available(name, operation):
                 results[name] = {"builtin_ips": None, "plugin_ips": None, "ratio": None, "rss_growth_mb": None}
