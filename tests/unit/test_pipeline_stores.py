@@ -1,6 +1,11 @@
-"""A store whose answer is lost (the loopback connection breaks after the file was sent): the pipeline finds
-out whether Orthanc has the instance, rolls it back only when it is known to be this request's, and names it
-otherwise. operations/pipeline.py runs with a stand-in `orthanc` module; Orthanc's index is a dict."""
+"""The pipeline's stores, with a stand-in `orthanc` module (Orthanc's index is a dict):
+
+- a store whose answer is lost (the loopback connection breaks after the file was sent): the pipeline finds out
+  whether Orthanc has the instance, rolls it back only when it is known to be this request's, and names it
+  otherwise;
+- the write-ahead journal of jobs: a journaling monitor hears of every instance before it is stored (which of
+  them Orthanc had already is the monitor's question: tests/unit/test_jobs_engine.py), and a failed journal
+  write stops the run and rolls it back."""
 from __future__ import annotations
 
 
@@ -22,9 +27,11 @@ class FakeOrthanc:
     def __init__(self, existing=()) -> None:
         self.instances = {instance: "series" for instance in existing}
         self.deleted: list = []
+        self.events: list = []  # ("store", ID) and, from a journaling monitor, ("journal", ID)
 
     def save(self, dicom: bytes, client) -> dict:
         instance = orthanc_instance_id(dicom)
+        self.events.append(("store", instance))
         already = instance in self.instances
         self.instances[instance] = "series"
         if dicom == FILES[LOST]:
@@ -92,3 +99,60 @@ def test_with_overwrite_an_instance_that_existed_before_is_never_deleted(monkeyp
         _run(module)
     assert IDS[LOST] in failure.value.details
     assert IDS[LOST] not in orthanc.deleted and set(orthanc.instances) == {IDS[LOST]}
+
+
+# -- the write-ahead journal -----------------------------------------------------------------------
+
+JOURNALED_FILES = [to_bytes(ds) for ds in make_ct_series(9, rows=8, columns=8, seed=5)]
+JOURNALED_IDS = [orthanc_instance_id(data) for data in JOURNALED_FILES]
+
+
+class Journal:
+    """A journaling monitor that writes into the fake Orthanc's events (and may fail at its n-th write)."""
+
+    journals = True
+
+    def __init__(self, orthanc: FakeOrthanc, fail_at: int = 0) -> None:
+        self.orthanc, self.fail_at, self.writes = orthanc, fail_at, 0
+
+    def checkpoint(self) -> None:
+        pass
+
+    def will_store(self, instance_id) -> None:
+        self.writes += 1
+        if self.writes == self.fail_at:
+            raise OSError("the database is gone")
+        self.orthanc.events.append(("journal", instance_id))
+
+    def stored(self, instance_id: str, newly_stored: bool) -> None:
+        pass
+
+    def progress(self, done: int, total: int) -> None:
+        pass
+
+
+def _run_journaled(module, monitor):
+    sources = [module.SourceInstance(f"source-{i}", "old-series", "old-study", "old-patient")
+               for i in range(len(JOURNALED_FILES))]
+    return module.run(sources, lambda data, source: JOURNALED_FILES[int(source.id.split("-")[1])], False, monitor)
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_every_instance_is_journaled_before_it_is_stored(monkeypatch, overwrite) -> None:
+    orthanc = FakeOrthanc()
+    module = _pipeline(monkeypatch, orthanc, overwrite=overwrite)
+    result = _run_journaled(module, Journal(orthanc))
+    assert [stored.id for stored in result.stored] == JOURNALED_IDS
+    for position, (kind, instance) in enumerate(orthanc.events):
+        if kind == "store":
+            assert ("journal", instance) in orthanc.events[:position], f"{instance} stored before it was journaled"
+    assert sorted(instance for kind, instance in orthanc.events if kind == "journal") == sorted(JOURNALED_IDS)
+
+
+def test_a_failed_journal_write_stops_the_run_and_rolls_back(monkeypatch) -> None:
+    orthanc = FakeOrthanc()
+    module = _pipeline(monkeypatch, orthanc, overwrite=False)
+    with pytest.raises(module.PipelineFailure) as failure:
+        _run_journaled(module, Journal(orthanc, fail_at=3))
+    assert "the database is gone" in failure.value.details
+    assert not orthanc.instances, "what was stored before the failure is removed"
