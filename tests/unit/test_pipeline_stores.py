@@ -8,6 +8,7 @@
   write stops the run and rolls it back."""
 from __future__ import annotations
 
+import threading
 
 import pytest
 
@@ -114,15 +115,17 @@ class Journal:
 
     def __init__(self, orthanc: FakeOrthanc, fail_at: int = 0) -> None:
         self.orthanc, self.fail_at, self.writes = orthanc, fail_at, 0
+        self.lock = threading.Lock()  # will_store is called from several workers at once
 
     def checkpoint(self) -> None:
         pass
 
     def will_store(self, instance_id) -> None:
-        self.writes += 1
-        if self.writes == self.fail_at:
-            raise OSError("the database is gone")
-        self.orthanc.events.append(("journal", instance_id))
+        with self.lock:
+            self.writes += 1
+            if self.writes == self.fail_at:
+                raise OSError("the database is gone")
+            self.orthanc.events.append(("journal", instance_id))
 
     def stored(self, instance_id: str, newly_stored: bool) -> None:
         pass
