@@ -97,6 +97,12 @@ def test_the_raw_visitor_writes_what_the_parsed_one_writes(name, body, monkeypat
     assert raw == _anonymized(FILES[name], ANONYMIZATIONS[body])
 
 
+def _parsed_walks(monkeypatch) -> None:
+    """From now on, the anonymization's visitor and the date shift parse every sequence (the reference path)."""
+    monkeypatch.setattr(edit, "_visit_raw_sequence", lambda *args: False)
+    monkeypatch.setattr(dates, "_shift_raw_sequence", lambda *args: None)
+
+
 def _recorded(monkeypatch, module=edit, name: str = "_visit_raw_sequence") -> list:
     """(sequence tag, what the walk of its bytes answered) for every top-level sequence walked from now on by
     `module.name` (edit._visit_raw_sequence: whether its bytes were visited)."""
@@ -164,8 +170,7 @@ def test_pseudonyms_and_date_shifts_run_on_the_bytes_of_sequences(name, monkeypa
     assert isinstance(result._dict[0x00082112], RawDataElement)
     assert result.SourceImageSequence[0].StudyDate not in ("", "20200115")
     assert str(result.ReferencedImageSequence[0].PatientName) not in ("", "Doe^Jane")
-    monkeypatch.setattr(edit, "_visit_raw_sequence", lambda *args: False)
-    monkeypatch.setattr(dates, "_shift_raw_sequence", lambda *args: None)
+    _parsed_walks(monkeypatch)
     assert _anonymized(FILES[name], body) == (raw, None)
 
 
@@ -186,6 +191,5 @@ def test_random_nested_values_anonymized_on_their_bytes_give_the_parsed_file(mon
         body = ANONYMIZATIONS[bodies[index % len(bodies)]]
         raw = _anonymized(data, body)
         with monkeypatch.context() as patch:
-            patch.setattr(edit, "_visit_raw_sequence", lambda *args: False)
-            patch.setattr(dates, "_shift_raw_sequence", lambda *args: None)
+            _parsed_walks(patch)
             assert _anonymized(data, body) == raw, (index, body)

@@ -48,7 +48,7 @@ def apply_plan(ds: Dataset, plan: EditPlan, uid_map: UidMap) -> None:
         if plan.level <= level and tag not in plan.replace and tag not in plan.keep:
             _replace(ds, tag, uid_map.map(level, optional_str(ds, tag) or ""), keyword(tag), plan.private_creator)
     if plan.is_anonymization:  # (7)
-        _visit(ds, (), plan, uid_map, raw_sequences=True)
+        _visit(ds, (), plan, uid_map)
     for path in plan.path_removes:  # (8)
         for item in _items(ds, path):
             if path.tag in item:
@@ -112,10 +112,9 @@ def _rule(plan: EditPlan, parents: Parents, tag: int, vr_of: Callable[[], str],
     return (level if level is not None and vr in TEXT_VRS else None), vr
 
 
-def _visit(ds: Dataset, parents: Parents, plan: EditPlan, uid_map: UidMap, raw_sequences: bool = False) -> None:
-    """The relationship visitor of anonymization: nested rules, and UID remapping at every depth. With
-    `raw_sequences`, a top-level sequence still as read is visited on its bytes (_visit_raw) when their walk can
-    vouch for them."""
+def _visit(ds: Dataset, parents: Parents, plan: EditPlan, uid_map: UidMap) -> None:
+    """The relationship visitor of anonymization: nested rules, and UID remapping at every depth. A top-level
+    sequence still as read is visited on its bytes (_visit_raw) when their walk can vouch for them."""
     for tag in list(ds.keys()):
         rule, vr = _rule(plan, parents, tag, lambda: element_vr(ds, tag), lambda: plan.removes_private(ds, tag))
         if rule is _Rule.DELETE:
@@ -123,7 +122,7 @@ def _visit(ds: Dataset, parents: Parents, plan: EditPlan, uid_map: UidMap, raw_s
         elif rule is _Rule.EMPTY:
             ds[tag] = DataElement(tag, vr, None)
         elif rule is _Rule.ENTER:
-            if not raw_sequences or not _visit_raw_sequence(ds, tag, plan, uid_map):
+            if parents or not _visit_raw_sequence(ds, tag, plan, uid_map):
                 for index, item in enumerate(ds[tag].value or []):
                     _visit(item, parents + ((tag, index),), plan, uid_map)
         elif rule is not None:
